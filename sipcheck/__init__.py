@@ -1,0 +1,3 @@
+"""sipcheck: caller-number screening and the forwarding identification tone for Japanese call routing."""
+
+__version__ = "0.1.0"

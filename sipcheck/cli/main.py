@@ -1,0 +1,70 @@
+"""The `sipcheck` console command.
+
+Each sub-command lives in its own module in this package and exposes
+``register(subparsers)``; the handler it installs as ``func`` returns the
+process exit code. Keeping registration explicit (a list, not discovery) makes
+the command set readable in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sipcheck import __version__
+
+# Modules that contribute sub-commands, in the order `--help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "sipcheck.cli.check",
+    "sipcheck.cli.load",
+    "sipcheck.cli.screen",
+    "sipcheck.cli.data",
+    "sipcheck.cli.tone",
+)
+
+EXIT_ERROR = 4
+"""Exit code for a usage or input error; verdict exit codes live in sipcheck.cli.check."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sipcheck",
+        description="Screen Japanese calling numbers and validate the forwarding identification tone.",
+    )
+    parser.add_argument("--version", action="version", version=f"sipcheck {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="settings file (TOML); environment variables SIPCHECK_* override it"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # a sub-command package not written yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    if args.config:
+        from sipcheck.settings import use_config_file
+
+        use_config_file(args.config)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

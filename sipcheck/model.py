@@ -1,0 +1,235 @@
+"""The records sipcheck screens against, as plain frozen objects.
+
+These sit on the hot path, so they are slotted dataclasses rather than pydantic
+models; validation happens once, at the boundary (the importers and the HTTP
+API), never per call.
+
+A data set is made of independent *components* (blocks, operators,
+certifications, wholesale, trunks, suspensions). Each is replaced whole by a
+load, so a certified-list update never rewrites a million suspensions.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from sipcheck.numbers import NumberKind
+
+
+class CertStatus(StrEnum):
+    """Certification status of an operator as a list states it (ETOC), plus the absence of one."""
+
+    CERTIFIED = "certified"
+    PROVISIONAL = "provisional"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    UNCERTIFIED = "uncertified"  # not on the list at all (never written in a list file)
+
+
+class Component(StrEnum):
+    BLOCKS = "blocks"
+    OPERATORS = "operators"
+    CERTIFICATIONS = "certifications"
+    WHOLESALE = "wholesale"
+    TRUNKS = "trunks"
+    SUSPENSIONS = "suspensions"
+
+
+def name_key(name: str) -> str:
+    """Join key for operator names from different lists: NFKC, case-folded, without spaces.
+
+    MIC writes ＫＤＤＩ株式会社 with full-width letters; other lists write KDDI株式会社
+    or "KDDI 株式会社". All three must meet on one key.
+    """
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A telecommunications operator; ``id`` is ours and stable, names are as lists write them."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    corporate_number: str | None = None  # 法人番号, 13 digits
+
+
+@dataclass(frozen=True, slots=True)
+class Certification:
+    """One operator's entry on the certified-operator list."""
+
+    operator: str  # operator reference: our id, else the list's name (joined by name_key)
+    status: CertStatus
+    valid_from: date | None = None
+    valid_until: date | None = None
+    round: str | None = None
+    name: str | None = None
+    corporate_number: str | None = None
+
+    def status_on(self, day: date) -> CertStatus:
+        """The status in force on ``day``: a certification outside its dates is not in force."""
+        if self.status in (CertStatus.CERTIFIED, CertStatus.PROVISIONAL):
+            if self.valid_until is not None and day > self.valid_until:
+                return CertStatus.EXPIRED
+            if self.valid_from is not None and day < self.valid_from:
+                return CertStatus.UNCERTIFIED
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A designated number block: ``prefix`` is the national prefix (e.g. 0501234, 031234)."""
+
+    prefix: str
+    kind: NumberKind
+    operator: str  # operator reference as the source wrote it (MIC: legal name)
+    in_use: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Wholesale:
+    """A block or number range handed on to the operator that serves it; longest prefix wins."""
+
+    prefix: str  # national prefix, from a block prefix down to a single whole number
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suspension:
+    """A number suspended under the police-driven number suspension scheme."""
+
+    number: str  # E.164
+    since: datetime | None = None
+    reference: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trunk:
+    """An ingress peer (trunk id or address) and the operator that hands us calls over it."""
+
+    peer: str
+    operator: str
+
+
+Record = Block | Operator | Certification | Wholesale | Suspension | Trunk
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One component's complete contents as loaded from its sources."""
+
+    component: Component
+    records: tuple[Record, ...]
+    as_of: date | None = None
+    sources: tuple[str, ...] = ()
+    loaded_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    component: Component
+    version: str
+    count: int
+    as_of: date | None
+    loaded_at: datetime | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DataStatus:
+    """What a store holds: the live data version and each component's version and counts."""
+
+    data_version: str
+    components: tuple[ComponentStatus, ...] = field(default_factory=tuple)
+    backend: str = "memory"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "data_version": self.data_version,
+            "backend": self.backend,
+            "components": {
+                c.component.value: {
+                    "version": c.version,
+                    "count": c.count,
+                    "as_of": c.as_of.isoformat() if c.as_of else None,
+                    "loaded_at": c.loaded_at.isoformat() if c.loaded_at else None,
+                    "sources": list(c.sources),
+                }
+                for c in self.components
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedOperator:
+    id: str
+    name: str
+    certification: Certification | None
+
+
+class OperatorIndex:
+    """Resolves an operator reference (id, legal name, alias, corporate number) to one operator.
+
+    Built once per publish from the operators and certifications components;
+    lookups are a dict hit. A reference nobody knows resolves to an operator
+    named as referenced with no certification (so it screens as uncertified).
+    """
+
+    __slots__ = ("_by_key", "operators")
+
+    def __init__(self, operators: Iterable[Operator], certifications: Iterable[Certification]) -> None:
+        self.operators: dict[str, ResolvedOperator] = {}
+        self._by_key: dict[str, str] = {}
+        ops = list(operators)
+        for op in ops:
+            self.operators[op.id] = ResolvedOperator(op.id, op.name, None)
+        # Names and aliases first, ids last: an id always wins over a name that happens to equal it.
+        for op in ops:
+            for alias in (op.name, *op.aliases):
+                self._by_key.setdefault(name_key(alias), op.id)
+            if op.corporate_number:
+                self._by_key[op.corporate_number] = op.id
+        for op in ops:
+            self._by_key[op.id] = op.id
+        for cert in certifications:
+            op_id = self._match_certification(cert)
+            if op_id is None:
+                op_id = cert.operator
+                self.operators[op_id] = ResolvedOperator(op_id, cert.name or cert.operator, cert)
+                self._by_key.setdefault(op_id, op_id)
+                if cert.name:
+                    self._by_key.setdefault(name_key(cert.name), op_id)
+                if cert.corporate_number:
+                    self._by_key.setdefault(cert.corporate_number, op_id)
+            else:
+                current = self.operators[op_id]
+                self.operators[op_id] = ResolvedOperator(current.id, current.name, cert)
+
+    def _match_certification(self, cert: Certification) -> str | None:
+        for key in (cert.operator, cert.corporate_number, cert.name and name_key(cert.name)):
+            if key and key in self._by_key:
+                return self._by_key[key]
+        key = name_key(cert.operator)
+        return self._by_key.get(key)
+
+    def resolve_id(self, reference: str) -> str | None:
+        op_id = self._by_key.get(reference)
+        if op_id is None:
+            op_id = self._by_key.get(name_key(reference))
+        return op_id
+
+    def resolve(self, reference: str) -> ResolvedOperator:
+        op_id = self.resolve_id(reference)
+        if op_id is None:
+            return ResolvedOperator("", reference, None)
+        return self.operators[op_id]
+
+
+def records_of(parts: Mapping[Component, Part], component: Component) -> tuple[Record, ...]:
+    part = parts.get(component)
+    return part.records if part else ()

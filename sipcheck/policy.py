@@ -1,0 +1,227 @@
+"""The one place a verdict is decided: `decide(facts, policy, today)`.
+
+Pure: no I/O, no clock of its own. The SIP agent, the HTTP API, the CLI and the
+batch screen all call this function, so the same facts and policy always give
+the same verdict everywhere.
+
+Defaults (see `DEFAULT_ACTIONS`): block a suspended number, a number from a
+block designated to nobody (spoofed), an invalid number, and a number whose
+designated or serving operator is revoked; flag an uncertified, provisional
+or expired operator anywhere in the chain, an unknown ingress peer, a foreign
+number, an anonymous caller, and missing data; allow otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sipcheck.facts import Facts, OperatorFacts, Role
+from sipcheck.model import CertStatus
+from sipcheck.numbers import NumberKind
+from sipcheck.verdict import SEVERITY, Action, OperatorView, Reason, SipMapping, Verdict
+
+DEFAULT_ACTIONS: dict[Reason, Action] = {
+    Reason.INVALID_NUMBER: Action.BLOCK,
+    Reason.SUSPENDED: Action.BLOCK,
+    Reason.BLOCK_NOT_DESIGNATED: Action.BLOCK,
+    Reason.BLOCK_NOT_IN_USE: Action.FLAG,
+    Reason.INTERNATIONAL_NUMBER: Action.FLAG,
+    Reason.ANONYMOUS: Action.FLAG,
+    Reason.INGRESS_UNKNOWN: Action.FLAG,
+    Reason.DATA_UNAVAILABLE: Action.FLAG,  # replaced by the fail policy, see PolicyConfig.fail_policy
+    Reason.DATA_FROM_SNAPSHOT: Action.ALLOW,
+    Reason.DESIGNATED_OPERATOR_REVOKED: Action.BLOCK,
+    Reason.SERVING_OPERATOR_REVOKED: Action.BLOCK,
+    # An upstream trunk partner losing certification should be looked at, not cut off mid-traffic.
+    Reason.INGRESS_OPERATOR_REVOKED: Action.FLAG,
+}
+for _role in Role:
+    for _status in (CertStatus.UNCERTIFIED, CertStatus.PROVISIONAL, CertStatus.EXPIRED):
+        DEFAULT_ACTIONS[Reason.for_operator(_role.value, _status)] = Action.FLAG
+
+REASON_PHRASES: dict[int, str] = {
+    403: "Forbidden",
+    433: "Anonymity Disallowed",
+    603: "Decline",
+    607: "Unwanted",
+    608: "Rejected",
+}
+
+
+class PolicyConfig(BaseModel):
+    """Which reasons block and which flag, and how a verdict is written into SIP."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actions: dict[Reason, Action] = Field(
+        default_factory=dict, description="per-reason overrides of DEFAULT_ACTIONS"
+    )
+    fail_policy: Literal["open", "closed", "snapshot"] = Field(
+        default="open",
+        description=(
+            "when the data cannot be read: open = flag (data_unavailable), closed = block, "
+            "snapshot = answer from the process's last local snapshot and say so"
+        ),
+    )
+    reject_code: int = Field(default=608, description="SIP response code for a blocked call (RFC 8688)")
+    reject_codes: dict[Reason, int] = Field(
+        default_factory=lambda: {Reason.ANONYMOUS: 433},
+        description="per-reason reject codes; the first blocking reason with one wins",
+    )
+    header_prefix: str = Field(default="X-Sipcheck", description="prefix of the verdict headers")
+    verstat: bool = Field(
+        default=False, description="also emit a verstat value (3GPP TS 24.229) in the verdict headers"
+    )
+    call_info: str | None = Field(
+        default=None, description="Call-Info URI on a 608 saying who rejected and how to appeal (RFC 8688)"
+    )
+
+    @field_validator("reject_code")
+    @classmethod
+    def _valid_code(cls, value: int) -> int:
+        if not 400 <= value <= 699:
+            raise ValueError(f"reject_code must be a SIP final error code 400-699, got {value}")
+        return value
+
+    def action_for(self, reason: Reason) -> Action:
+        if reason is Reason.DATA_UNAVAILABLE:
+            return Action.BLOCK if self.fail_policy == "closed" else Action.FLAG
+        return self.actions.get(reason) or DEFAULT_ACTIONS.get(reason, Action.FLAG)
+
+    def compile(self) -> CompiledPolicy:
+        return CompiledPolicy(self)
+
+
+class CompiledPolicy:
+    """A PolicyConfig turned into dict lookups, with SIP mappings memoised per outcome.
+
+    Reason combinations are few, so the header strings of a verdict are built
+    once per (action, reasons, data version), not once per call.
+    """
+
+    __slots__ = ("_sip_cache", "actions", "config")
+
+    def __init__(self, config: PolicyConfig) -> None:
+        self.config = config
+        self.actions: dict[Reason, Action] = {reason: config.action_for(reason) for reason in Reason}
+        self._sip_cache: dict[tuple[Action, tuple[Reason, ...], str], SipMapping] = {}
+
+    def sip_mapping(self, action: Action, reasons: tuple[Reason, ...], data_version: str) -> SipMapping:
+        key = (action, reasons, data_version)
+        mapping = self._sip_cache.get(key)
+        if mapping is None:
+            mapping = self._build_sip(action, reasons, data_version)
+            if len(self._sip_cache) > 4096:
+                self._sip_cache.clear()
+            self._sip_cache[key] = mapping
+        return mapping
+
+    def _build_sip(self, action: Action, reasons: tuple[Reason, ...], data_version: str) -> SipMapping:
+        cfg = self.config
+        prefix = cfg.header_prefix
+        reason_text = ",".join(r.value for r in reasons)
+        headers: list[tuple[str, str]] = [(f"{prefix}-Verdict", action.value)]
+        if reasons:
+            headers.append((f"{prefix}-Reasons", reason_text))
+        if data_version:
+            headers.append((f"{prefix}-Data-Version", data_version))
+        if cfg.verstat:
+            verstat = {
+                Action.ALLOW: "TN-Validation-Passed",
+                Action.FLAG: "No-TN-Validation",
+                Action.BLOCK: "TN-Validation-Failed",
+            }[action]
+            headers.append((f"{prefix}-Verstat", verstat))
+        if action is not Action.BLOCK:
+            return SipMapping(False, None, None, tuple(headers))
+        code = cfg.reject_code
+        for reason in reasons:
+            if self.actions[reason] is Action.BLOCK and reason in cfg.reject_codes:
+                code = cfg.reject_codes[reason]
+                break
+        blocking = [r.value for r in reasons if self.actions[r] is Action.BLOCK]
+        headers.append(("Reason", f'SIP;cause={code};text="{",".join(blocking)}"'))
+        if cfg.call_info and code == 608:
+            headers.append(("Call-Info", f"<{cfg.call_info}>;purpose=jws-call-info"))
+        return SipMapping(True, code, REASON_PHRASES.get(code, "Rejected"), tuple(headers))
+
+
+def _operator_view(op: OperatorFacts, today: date) -> OperatorView:
+    cert = op.certification
+    status = cert.status_on(today) if cert is not None else CertStatus.UNCERTIFIED
+    return OperatorView(
+        op.role.value,
+        op.id,
+        op.name,
+        status,
+        cert.round if cert else None,
+        cert.valid_until.isoformat() if cert and cert.valid_until else None,
+    )
+
+
+def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
+    """Turn the facts about one call into its verdict under ``policy`` on ``today``."""
+    reasons: list[Reason] = []
+    views: list[OperatorView] = []
+    number = facts.number
+    if facts.error is not None or number is None:
+        reasons.append(Reason.INVALID_NUMBER)
+    elif not facts.available:
+        reasons.append(Reason.DATA_UNAVAILABLE)
+    else:
+        if facts.suspension is not None:
+            reasons.append(Reason.SUSPENDED)
+        if number.kind is NumberKind.INTERNATIONAL:
+            reasons.append(Reason.INTERNATIONAL_NUMBER)
+        elif facts.block is None:
+            reasons.append(Reason.BLOCK_NOT_DESIGNATED)
+        elif not facts.block.in_use:
+            reasons.append(Reason.BLOCK_NOT_IN_USE)
+        for op in (facts.designated, facts.serving, facts.ingress):
+            if op is None:
+                continue
+            view = _operator_view(op, today)
+            views.append(view)
+            if view.status is not CertStatus.CERTIFIED:
+                reasons.append(Reason.for_operator(op.role.value, view.status))
+        if facts.ingress_peer is not None and facts.ingress is None:
+            reasons.append(Reason.INGRESS_UNKNOWN)
+        if facts.from_snapshot:
+            reasons.append(Reason.DATA_FROM_SNAPSHOT)
+    actions = policy.actions
+    action = Action.ALLOW
+    worst = 0
+    for reason in reasons:
+        candidate = actions[reason]
+        if SEVERITY[candidate] > worst:
+            worst = SEVERITY[candidate]
+            action = candidate
+    reason_tuple = tuple(reasons)
+    return Verdict(
+        action=action,
+        reasons=reason_tuple,
+        input=facts.input,
+        number=number,
+        operators=tuple(views),
+        data_version=facts.data_version,
+        sip=policy.sip_mapping(action, reason_tuple, facts.data_version),
+        error=facts.error,
+    )
+
+
+def decide_anonymous(text: str, policy: CompiledPolicy, data_version: str = "") -> Verdict:
+    """Verdict for a call that presents no number at all (Privacy: id, anonymous From)."""
+    reasons = (Reason.ANONYMOUS,)
+    action = policy.actions[Reason.ANONYMOUS]
+    return Verdict(
+        action=action,
+        reasons=reasons,
+        input=text,
+        number=None,
+        operators=(),
+        data_version=data_version,
+        sip=policy.sip_mapping(action, reasons, data_version),
+    )

@@ -1,0 +1,80 @@
+"""The library entry point: `Screener.check(number, ingress)` → `Verdict`.
+
+Glue only: parse the number, ask the store for the facts, let the policy
+decide. The clock is injected so that certification dates can be tested and
+reproduced exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+
+from sipcheck.facts import Facts
+from sipcheck.numbers import InvalidNumber, parse_number_cached
+from sipcheck.policy import CompiledPolicy, PolicyConfig, decide
+from sipcheck.store import FactStore
+from sipcheck.verdict import Verdict
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Certification dates are Japanese calendar dates.
+_JST_OFFSET_SECONDS = 9 * 3600
+
+
+def japan_date(moment: datetime) -> date:
+    """The date in Japan at ``moment`` (certifications start and end on JST dates)."""
+    return datetime.fromtimestamp(moment.timestamp() + _JST_OFFSET_SECONDS, UTC).date()
+
+
+class Screener:
+    """Screens calling numbers against a `FactStore` under one policy."""
+
+    def __init__(
+        self,
+        store: FactStore,
+        policy: PolicyConfig | CompiledPolicy | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        if policy is None:
+            policy = PolicyConfig()
+        self.policy = policy if isinstance(policy, CompiledPolicy) else policy.compile()
+        self.clock = clock
+
+    def _today(self, now: datetime | None) -> date:
+        return japan_date(now if now is not None else self.clock())
+
+    def check(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
+        try:
+            parsed = parse_number_cached(number)
+        except InvalidNumber as exc:
+            return decide(Facts.invalid(number, exc), self.policy, self._today(now))
+        facts = self.store.lookup(parsed, ingress, number)
+        return decide(facts, self.policy, self._today(now))
+
+    async def acheck(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
+        try:
+            parsed = parse_number_cached(number)
+        except InvalidNumber as exc:
+            return decide(Facts.invalid(number, exc), self.policy, self._today(now))
+        facts = await self.store.alookup(parsed, ingress, number)
+        return decide(facts, self.policy, self._today(now))
+
+    def check_many(
+        self, numbers: Iterable[str], ingress: str | None = None, *, now: datetime | None = None
+    ) -> list[Verdict]:
+        moment = now if now is not None else self.clock()
+        return [self.check(n, ingress, now=moment) for n in numbers]
+
+    async def acheck_many(
+        self, numbers: Sequence[str], ingress: str | None = None, *, now: datetime | None = None
+    ) -> list[Verdict]:
+        moment = now if now is not None else self.clock()
+        return list(await asyncio.gather(*(self.acheck(n, ingress, now=moment) for n in numbers)))

@@ -1,0 +1,130 @@
+"""Every knob of sipcheck, in one typed object.
+
+Settings come from (lowest to highest precedence) the defaults below, a TOML
+file (``--config FILE`` or ``SIPCHECK_CONFIG``), and environment variables
+``SIPCHECK_<SECTION>__<FIELD>`` (for example ``SIPCHECK_REDIS__URL``). The
+defaults are the safe ones for a call path: millisecond timeouts, no retry
+storms, loopback-only listeners.
+
+Each package reads its own section; nothing else defines a default for the
+same thing. Add a field here, not a module-level constant elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from sipcheck.policy import PolicyConfig
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory (XDG), where the embedded Redis keeps its data."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sipcheck"
+
+
+class RedisSettings(BaseModel):
+    """Where the shared data lives and how hard a call path may wait for it."""
+
+    url: str | None = Field(
+        default=None,
+        description="redis:// or unix:// URL; unset starts an embedded private Redis on loopback",
+    )
+    sentinels: list[str] = Field(default_factory=list, description="host:port of Sentinels; enables Sentinel")
+    sentinel_service: str = "sipcheck"
+    key_prefix: str = "sipcheck"
+    connect_timeout_ms: float = 50.0
+    command_timeout_ms: float = 20.0
+    check_budget_ms: float = 50.0
+    """Overall time budget for one check's data lookup, retries included."""
+    retries: int = 0
+    pool_size: int = 64
+    breaker_failures: int = 5
+    breaker_reset_ms: float = 1000.0
+    local_snapshot: bool = True
+    """Keep blocks/operators in process memory; ask Redis only for suspensions."""
+    embedded_server: str | None = Field(
+        default=None, description="path of the redis-server binary for the embedded Redis; unset picks one"
+    )
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    batch_limit: int = 1000
+    max_body_bytes: int = 32 * 1024 * 1024
+    tokens: dict[str, str] = Field(
+        default_factory=dict, description="name -> bearer token for the administration endpoints"
+    )
+
+
+class SipSettings(BaseModel):
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 5070
+    transports: list[Literal["udp", "tcp"]] = Field(default_factory=lambda: ["udp"])
+    trusted_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    next_hop: str | None = None
+    tone_profile: str = "example-call-start"
+    codecs: list[str] = Field(default_factory=lambda: ["PCMU/8000", "PCMA/8000"])
+    agents: int = 1
+    max_calls: int = 3
+
+
+class Settings(BaseSettings):
+    """The one settings object; see the module docstring for where values come from."""
+
+    model_config = SettingsConfigDict(env_prefix="SIPCHECK_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    sip: SipSettings = Field(default_factory=SipSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats init (the file's values are passed as init kwargs).
+        return (env_settings, init_settings)
+
+
+def load_settings(config_file: str | Path | None = None) -> Settings:
+    """Read settings from a TOML file (if any) and the environment."""
+    path = config_file or os.environ.get("SIPCHECK_CONFIG")
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                values = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    return Settings(**values)
+
+
+_config_file: str | None = None
+
+
+def use_config_file(path: str) -> None:
+    """Make `get_settings()` read this file (the CLI's --config)."""
+    global _config_file
+    _config_file = path
+    get_settings.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings(_config_file)

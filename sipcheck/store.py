@@ -1,0 +1,240 @@
+"""Where facts come from: the `FactStore` interface and its in-memory implementation.
+
+The Redis cache (`sipcheck.cache`) implements the same interface, so the
+screener, the API and the SIP agent never know which one they talk to.
+
+`TableSet` is the compiled, query-ready form of a data set: the in-memory
+store *is* one, and the Redis cache keeps one as its process-local snapshot.
+Keeping the lookup logic here, once, means a snapshot answer and a memory
+answer cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from sipcheck.facts import Facts, OperatorFacts, Role
+from sipcheck.model import (
+    Block,
+    Certification,
+    Component,
+    ComponentStatus,
+    DataStatus,
+    Operator,
+    OperatorIndex,
+    Part,
+    Suspension,
+    Trunk,
+    Wholesale,
+)
+from sipcheck.numbers import PhoneNumber
+
+
+class StoreError(RuntimeError):
+    """The store could not be read or written (network, timeout, server error)."""
+
+
+@runtime_checkable
+class FactStore(Protocol):
+    """What screening needs from a data store, and what loading needs to change it."""
+
+    def lookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        """All facts about ``number`` (and the ingress peer) in one go; never raises for missing data."""
+        ...
+
+    async def alookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts: ...
+
+    def publish(self, parts: Mapping[Component, Part]) -> str:
+        """Replace the given components atomically; return the new data version."""
+        ...
+
+    def add_suspensions(self, items: Iterable[Suspension]) -> int: ...
+
+    def remove_suspensions(self, numbers: Iterable[str]) -> int: ...
+
+    def part(self, component: Component) -> Part:
+        """The live contents of one component (for exports, batch screens and partial reloads)."""
+        ...
+
+    def status(self) -> DataStatus: ...
+
+    def close(self) -> None: ...
+
+
+class TableSet:
+    """A data set compiled into dicts: one lookup is a handful of dict hits."""
+
+    __slots__ = (
+        "blocks",
+        "data_version",
+        "index",
+        "parts",
+        "suspensions",
+        "trunks",
+        "versions",
+        "wholesale",
+        "wholesale_lengths",
+    )
+
+    def __init__(self, parts: Mapping[Component, Part], versions: Mapping[Component, str], data_version: str):
+        self.parts = dict(parts)
+        self.versions = dict(versions)
+        self.data_version = data_version
+        self.index = OperatorIndex(
+            (r for r in self._records(Component.OPERATORS) if isinstance(r, Operator)),
+            (r for r in self._records(Component.CERTIFICATIONS) if isinstance(r, Certification)),
+        )
+        self.blocks: dict[str, Block] = {
+            r.prefix: r for r in self._records(Component.BLOCKS) if isinstance(r, Block)
+        }
+        self.wholesale: dict[str, str] = {
+            r.prefix: r.operator for r in self._records(Component.WHOLESALE) if isinstance(r, Wholesale)
+        }
+        self.wholesale_lengths = tuple(sorted({len(p) for p in self.wholesale}, reverse=True))
+        self.trunks: dict[str, str] = {
+            r.peer: r.operator for r in self._records(Component.TRUNKS) if isinstance(r, Trunk)
+        }
+        self.suspensions: dict[str, Suspension] = {
+            r.number: r for r in self._records(Component.SUSPENSIONS) if isinstance(r, Suspension)
+        }
+
+    def _records(self, component: Component) -> tuple[object, ...]:
+        part = self.parts.get(component)
+        return part.records if part else ()
+
+    def facts(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        block = self.blocks.get(number.block) if number.block else None
+        designated = serving = None
+        index = self.index
+        if block is not None:
+            designated_op = index.resolve(block.operator)
+            designated = OperatorFacts.of(Role.DESIGNATED, designated_op)
+            if self.wholesale_lengths:
+                national = number.national
+                for length in self.wholesale_lengths:
+                    ref = self.wholesale.get(national[:length])
+                    if ref is not None:
+                        serving_op = index.resolve(ref)
+                        if serving_op.id != designated_op.id or not serving_op.id:
+                            serving = OperatorFacts.of(Role.SERVING, serving_op)
+                        break
+        ingress_facts = None
+        if ingress is not None:
+            ref = self.trunks.get(ingress)
+            if ref is not None:
+                ingress_facts = OperatorFacts.of(Role.INGRESS, index.resolve(ref))
+        return Facts(
+            input=text,
+            number=number,
+            block=block,
+            designated=designated,
+            serving=serving,
+            ingress_peer=ingress,
+            ingress=ingress_facts,
+            suspension=self.suspensions.get(number.e164),
+            data_version=self.data_version,
+        )
+
+    def counts(self) -> dict[Component, int]:
+        sizes = {
+            Component.BLOCKS: len(self.blocks),
+            Component.WHOLESALE: len(self.wholesale),
+            Component.TRUNKS: len(self.trunks),
+            Component.SUSPENSIONS: len(self.suspensions),
+        }
+        for component in (Component.OPERATORS, Component.CERTIFICATIONS):
+            sizes[component] = len(self._records(component))
+        return sizes
+
+    def status(self, backend: str) -> DataStatus:
+        counts = self.counts()
+        components = []
+        for component in Component:
+            part = self.parts.get(component)
+            components.append(
+                ComponentStatus(
+                    component=component,
+                    version=self.versions.get(component, ""),
+                    count=counts[component],
+                    as_of=part.as_of if part else None,
+                    loaded_at=part.loaded_at if part else None,
+                    sources=part.sources if part else (),
+                )
+            )
+        return DataStatus(self.data_version, tuple(components), backend)
+
+
+def empty_part(component: Component) -> Part:
+    return Part(component, ())
+
+
+class MemoryStore:
+    """A `FactStore` in process memory: the reference implementation, and the store for tests and libraries.
+
+    A publish builds a complete new `TableSet` and swaps one reference, so a
+    concurrent lookup sees either the old or the new data, never a mix.
+    """
+
+    backend = "memory"
+
+    def __init__(self, parts: Mapping[Component, Part] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._tables = TableSet({}, {}, "")
+        if parts:
+            self.publish(parts)
+
+    @property
+    def tables(self) -> TableSet:
+        return self._tables
+
+    def lookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        return self._tables.facts(number, ingress, text)
+
+    async def alookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        return self._tables.facts(number, ingress, text)
+
+    def publish(self, parts: Mapping[Component, Part]) -> str:
+        now = datetime.now(UTC)
+        with self._lock:
+            self._generation += 1
+            version = str(self._generation)
+            merged = dict(self._tables.parts)
+            versions = dict(self._tables.versions)
+            for component, part in parts.items():
+                merged[component] = part if part.loaded_at else replace(part, loaded_at=now)
+                versions[component] = version
+            self._tables = TableSet(merged, versions, version)
+            return version
+
+    def add_suspensions(self, items: Iterable[Suspension]) -> int:
+        with self._lock:
+            new = list(items)
+            self._tables.suspensions.update((s.number, s) for s in new)
+            return len(new)
+
+    def remove_suspensions(self, numbers: Iterable[str]) -> int:
+        with self._lock:
+            removed = 0
+            for number in numbers:
+                if self._tables.suspensions.pop(number, None) is not None:
+                    removed += 1
+            return removed
+
+    def part(self, component: Component) -> Part:
+        tables = self._tables
+        if component is Component.SUSPENSIONS:
+            # Incremental changes live in the dict, not in the loaded part.
+            base = tables.parts.get(component) or empty_part(component)
+            return replace(base, records=tuple(tables.suspensions.values()))
+        return tables.parts.get(component) or empty_part(component)
+
+    def status(self) -> DataStatus:
+        return self._tables.status(self.backend)
+
+    def close(self) -> None:
+        """Nothing to release; present for the interface."""
