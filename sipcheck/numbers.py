@@ -183,6 +183,8 @@ def parse_number(text: str) -> PhoneNumber:
     """
     if not isinstance(text, str):
         raise InvalidNumber(repr(text), "not_text", "a number must be given as text")
+    if len(text) > _MAX_INPUT:
+        raise InvalidNumber(text[:32] + "…", "too_long", f"input longer than {_MAX_INPUT} characters")
     # Fast path: plain ASCII national or E.164-without-plus digits, the common case on a trunk.
     if text.isascii() and text.isdigit():
         digits = text
@@ -206,8 +208,6 @@ def parse_number(text: str) -> PhoneNumber:
 
 def _normalise(text: str) -> tuple[str, bool]:
     """Return (digits, had_plus) from a decorated input, or raise InvalidNumber."""
-    if len(text) > _MAX_INPUT:
-        raise InvalidNumber(text[:32] + "…", "too_long", f"input longer than {_MAX_INPUT} characters")
     cleaned = _strip_uri(unicodedata.normalize("NFKC", text).strip())
     cleaned = cleaned.translate(_SEPARATORS)
     plus = cleaned.startswith("+")

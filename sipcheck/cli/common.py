@@ -1,0 +1,45 @@
+"""What the CLI commands share: opening the configured store, printing tables and errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sipcheck.settings import Settings, get_settings
+from sipcheck.store import FactStore
+
+EXIT_ALLOW = 0
+EXIT_FLAG = 10
+EXIT_BLOCK = 20
+EXIT_ERROR = 4
+MAX_ERRORS_SHOWN = 50
+
+
+@contextmanager
+def configured_store(settings: Settings | None = None) -> Iterator[FactStore]:
+    """The store the settings name: Redis at the configured URL, else the embedded private Redis."""
+    from sipcheck.cache import open_store
+
+    with open_store(settings or get_settings()) as store:
+        yield store
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A plain aligned table; East Asian wide characters count double so columns line up."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    widths = [width(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], width(cell))
+    for row in (headers, *rows):
+        print("  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
+
+
+def error(message: str) -> int:
+    print(f"sipcheck: error: {message}", file=sys.stderr)
+    return EXIT_ERROR

@@ -1,0 +1,215 @@
+"""The one decision: facts → verdict, through the in-memory store and the Screener."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+import pytest
+
+from sipcheck.model import (
+    Block,
+    CertStatus,
+    Certification,
+    Component,
+    Operator,
+    Part,
+    Suspension,
+    Trunk,
+    Wholesale,
+)
+from sipcheck.numbers import NumberKind
+from sipcheck.policy import PolicyConfig, decide_anonymous
+from sipcheck.screener import Screener, japan_date
+from sipcheck.store import FactStore, MemoryStore
+from sipcheck.verdict import Action, Reason
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def parts() -> dict[Component, Part]:
+    return {
+        Component.OPERATORS: Part(
+            Component.OPERATORS,
+            (
+                Operator("kddi", "KDDI株式会社", ("ケーディーディーアイ",), "9011101031552"),
+                Operator("reseller", "転売通信株式会社"),
+            ),
+        ),
+        Component.CERTIFICATIONS: Part(
+            Component.CERTIFICATIONS,
+            (
+                Certification("kddi", CertStatus.CERTIFIED, date(2026, 2, 1), date(2027, 1, 31), "2026-02"),
+                Certification("reseller", CertStatus.PROVISIONAL, date(2026, 2, 1), date(2027, 1, 31)),
+                Certification("悪質電話株式会社", CertStatus.REVOKED, name="悪質電話株式会社"),
+                Certification("old", CertStatus.CERTIFIED, date(2025, 2, 1), date(2026, 1, 31), name="旧通信株式会社"),
+            ),
+        ),
+        Component.BLOCKS: Part(
+            Component.BLOCKS,
+            (
+                Block("031234", NumberKind.FIXED, "ＫＤＤＩ株式会社"),  # full-width, as MIC writes it
+                Block("031235", NumberKind.FIXED, "ＫＤＤＩ株式会社", in_use=False),
+                Block("066666", NumberKind.FIXED, "悪質電話株式会社"),
+                Block("0501234", NumberKind.IP, "旧通信株式会社"),
+                Block("0505555", NumberKind.IP, "知らない通信株式会社"),
+            ),
+        ),
+        Component.WHOLESALE: Part(Component.WHOLESALE, (Wholesale("03123450", "reseller"),)),
+        Component.TRUNKS: Part(Component.TRUNKS, (Trunk("trunk-a", "kddi"), Trunk("trunk-r", "reseller"))),
+        Component.SUSPENSIONS: Part(
+            Component.SUSPENSIONS, (Suspension("+81312349999", reference="NPA-1", source="police"),)
+        ),
+    }
+
+
+@pytest.fixture
+def screener() -> Screener:
+    return Screener(MemoryStore(parts()), clock=lambda: NOW)
+
+
+def test_memory_store_is_a_fact_store() -> None:
+    assert isinstance(MemoryStore(), FactStore)
+
+
+@pytest.mark.parametrize(
+    ("number", "ingress", "action", "reasons"),
+    [
+        ("0312341111", None, Action.ALLOW, ()),
+        ("０３-1234-1111", "trunk-a", Action.ALLOW, ()),
+        ("0312341111", "trunk-r", Action.FLAG, (Reason.INGRESS_OPERATOR_PROVISIONAL,)),
+        ("0312341111", "stranger", Action.FLAG, (Reason.INGRESS_UNKNOWN,)),
+        ("0312349999", None, Action.BLOCK, (Reason.SUSPENDED,)),
+        ("0399990000", None, Action.BLOCK, (Reason.BLOCK_NOT_DESIGNATED,)),
+        ("0312351111", None, Action.FLAG, (Reason.BLOCK_NOT_IN_USE,)),
+        ("0666661111", None, Action.BLOCK, (Reason.DESIGNATED_OPERATOR_REVOKED,)),
+        ("05012341111", None, Action.FLAG, (Reason.DESIGNATED_OPERATOR_EXPIRED,)),
+        ("05055551111", None, Action.FLAG, (Reason.DESIGNATED_OPERATOR_UNCERTIFIED,)),
+        ("0312345000", None, Action.FLAG, (Reason.SERVING_OPERATOR_PROVISIONAL,)),
+        ("+14155550100", None, Action.FLAG, (Reason.INTERNATIONAL_NUMBER,)),
+        ("031234", None, Action.BLOCK, (Reason.INVALID_NUMBER,)),
+    ],
+)
+def test_default_policy(
+    screener: Screener, number: str, ingress: str | None, action: Action, reasons: tuple[Reason, ...]
+) -> None:
+    verdict = screener.check(number, ingress)
+    assert verdict.action is action
+    assert verdict.reasons == reasons
+    assert verdict.sip.reject is (action is Action.BLOCK)
+
+
+def test_block_maps_to_608_with_reason_header(screener: Screener) -> None:
+    verdict = screener.check("0312349999")
+    assert verdict.sip.code == 608 and verdict.sip.reason_phrase == "Rejected"
+    headers = dict(verdict.sip.headers)
+    assert headers["Reason"] == 'SIP;cause=608;text="suspended"'
+    assert headers["X-Sipcheck-Verdict"] == "block"
+    assert headers["X-Sipcheck-Data-Version"] == verdict.data_version != ""
+
+
+def test_continue_headers_carry_reasons(screener: Screener) -> None:
+    verdict = screener.check("0312341111", "trunk-r")
+    headers = dict(verdict.sip.headers)
+    assert headers["X-Sipcheck-Verdict"] == "flag"
+    assert headers["X-Sipcheck-Reasons"] == "ingress_operator_provisional"
+    assert "Reason" not in headers
+
+
+def test_operators_involved_carry_their_status(screener: Screener) -> None:
+    verdict = screener.check("0312345000", "trunk-a")
+    roles = {op.role: (op.id, op.status) for op in verdict.operators}
+    assert roles == {
+        "designated": ("kddi", CertStatus.CERTIFIED),
+        "serving": ("reseller", CertStatus.PROVISIONAL),
+        "ingress": ("kddi", CertStatus.CERTIFIED),
+    }
+
+
+def test_which_reasons_block_is_configurable() -> None:
+    policy = PolicyConfig(
+        actions={Reason.SUSPENDED: Action.FLAG, Reason.BLOCK_NOT_IN_USE: Action.BLOCK}, reject_code=603
+    )
+    screener = Screener(MemoryStore(parts()), policy, clock=lambda: NOW)
+    assert screener.check("0312349999").action is Action.FLAG
+    blocked = screener.check("0312351111")
+    assert blocked.action is Action.BLOCK and blocked.sip.code == 603 and blocked.sip.reason_phrase == "Decline"
+
+
+def test_invalid_reject_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="reject_code"):
+        PolicyConfig(reject_code=200)
+
+
+def test_certification_dates_follow_the_clock() -> None:
+    store = MemoryStore(parts())
+    before = Screener(store, clock=lambda: datetime(2026, 1, 15, tzinfo=UTC))
+    assert before.check("05012341111").action is Action.ALLOW  # still within its round
+    # 2026-01-31T15:30Z is already 2026-02-01 in Japan: the certification has expired there.
+    assert japan_date(datetime(2026, 1, 31, 15, 30, tzinfo=UTC)) == date(2026, 2, 1)
+    after = Screener(store, clock=lambda: datetime(2026, 1, 31, 15, 30, tzinfo=UTC))
+    assert after.check("05012341111").reasons == (Reason.DESIGNATED_OPERATOR_EXPIRED,)
+
+
+def test_fail_policy_decides_unavailable_data() -> None:
+    from sipcheck.facts import Facts
+    from sipcheck.numbers import parse_number
+    from sipcheck.policy import decide
+
+    facts = Facts.unavailable("0312341111", parse_number("0312341111"), None)
+    for fail_policy, action in (("open", Action.FLAG), ("closed", Action.BLOCK)):
+        verdict = decide(facts, PolicyConfig(fail_policy=fail_policy).compile(), date(2026, 11, 22))
+        assert verdict.action is action and verdict.reasons == (Reason.DATA_UNAVAILABLE,)
+
+
+def test_anonymous_caller_is_flagged_and_maps_to_433_when_blocked() -> None:
+    assert decide_anonymous("anonymous", PolicyConfig().compile()).action is Action.FLAG
+    strict = PolicyConfig(actions={Reason.ANONYMOUS: Action.BLOCK}).compile()
+    verdict = decide_anonymous("anonymous", strict)
+    assert verdict.sip.code == 433 and verdict.sip.reason_phrase == "Anonymity Disallowed"
+
+
+def test_publish_replaces_only_given_components_and_bumps_version() -> None:
+    store = MemoryStore(parts())
+    first = store.status().data_version
+    version = store.publish({Component.SUSPENSIONS: Part(Component.SUSPENSIONS, ())})
+    assert version != first
+    screener = Screener(store, clock=lambda: NOW)
+    assert screener.check("0312349999").action is Action.ALLOW
+    assert screener.check("0399990000").action is Action.BLOCK  # blocks untouched
+    status = store.status().to_dict()
+    assert status["components"]["blocks"]["count"] == 5  # type: ignore[index]
+    assert status["components"]["suspensions"]["count"] == 0  # type: ignore[index]
+
+
+def test_incremental_suspensions_apply_to_live_data() -> None:
+    store = MemoryStore(parts())
+    screener = Screener(store, clock=lambda: NOW)
+    assert store.add_suspensions([Suspension("+81312341111")]) == 1
+    assert screener.check("0312341111").reasons == (Reason.SUSPENDED,)
+    assert store.remove_suspensions(["+81312341111", "+81300000000"]) == 1
+    assert screener.check("0312341111").action is Action.ALLOW
+    assert len(store.part(Component.SUSPENSIONS).records) == 1
+
+
+def test_async_and_many_agree_with_check(screener: Screener) -> None:
+    numbers = ["0312341111", "0312349999", "bad", "05055551111"]
+    sync = [v.to_dict() for v in screener.check_many(numbers)]
+    asyn = [v.to_dict() for v in asyncio.run(screener.acheck_many(numbers))]
+    assert sync == asyn
+    assert [v["action"] for v in sync] == ["allow", "block", "block", "flag"]
+
+
+def test_verdict_json_shape_is_stable(screener: Screener) -> None:
+    data = screener.check("sip:+81312349999@example.jp;user=phone").to_dict()
+    assert list(data) == ["input", "action", "reasons", "number", "error", "operators", "data_version", "sip"]
+    assert data["number"] == {
+        "e164": "+81312349999",
+        "national": "0312349999",
+        "kind": "fixed",
+        "block": "031234",
+        "privacy": None,
+    }
+    assert data["sip"]["action"] == "reject" and data["sip"]["code"] == 608
+    invalid = screener.check("03-12").to_dict()
+    assert invalid["error"]["code"] == "bad_length" and invalid["number"] is None
