@@ -158,7 +158,9 @@ def _from_national(text: str, national: str, privacy: Privacy | None) -> PhoneNu
     kind, length, block_digits = _classify_national(text, national)
     if len(national) != length:
         raise InvalidNumber(
-            text, "bad_length", f"{kind.value} numbers have {length} digits with the leading 0, got {len(national)}"
+            text,
+            "bad_length",
+            f"{kind.value} numbers have {length} digits with the leading 0, got {len(national)}",
         )
     return PhoneNumber("+81" + national[1:], national, kind, national[:block_digits], privacy)
 

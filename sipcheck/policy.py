@@ -102,12 +102,25 @@ class CompiledPolicy:
     once per (action, reasons, data version), not once per call.
     """
 
-    __slots__ = ("_sip_cache", "actions", "config")
+    __slots__ = ("_sip_cache", "_view_cache", "actions", "config")
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.actions: dict[Reason, Action] = {reason: config.action_for(reason) for reason in Reason}
         self._sip_cache: dict[tuple[Action, tuple[Reason, ...], str], SipMapping] = {}
+        self._view_cache: dict[int, tuple[OperatorFacts, date, OperatorView]] = {}
+
+    def operator_view(self, op: OperatorFacts, today: date) -> OperatorView:
+        """The operator's view on ``today``, memoised per operator object (stores build them once)."""
+        cached = self._view_cache.get(id(op))
+        # The cache holds ``op`` itself, so its id cannot be reused while the entry lives.
+        if cached is not None and cached[0] is op and cached[1] == today:
+            return cached[2]
+        view = _operator_view(op, today)
+        if len(self._view_cache) > 65536:
+            self._view_cache.clear()
+        self._view_cache[id(op)] = (op, today, view)
+        return view
 
     def sip_mapping(self, action: Action, reasons: tuple[Reason, ...], data_version: str) -> SipMapping:
         key = (action, reasons, data_version)
@@ -183,7 +196,7 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         for op in (facts.designated, facts.serving, facts.ingress):
             if op is None:
                 continue
-            view = _operator_view(op, today)
+            view = policy.operator_view(op, today)
             views.append(view)
             if view.status is not CertStatus.CERTIFIED:
                 reasons.append(Reason.for_operator(op.role.value, view.status))

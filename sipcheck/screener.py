@@ -47,9 +47,14 @@ class Screener:
             policy = PolicyConfig()
         self.policy = policy if isinstance(policy, CompiledPolicy) else policy.compile()
         self.clock = clock
+        self._day_cache: tuple[datetime | None, date] = (None, date.min)
 
     def _today(self, now: datetime | None) -> date:
-        return japan_date(now if now is not None else self.clock())
+        moment = now if now is not None else self.clock()
+        # The date changes once a day; recomputing it per call would cost more than the lookup.
+        if self._day_cache[0] != moment:
+            self._day_cache = (moment, japan_date(moment))
+        return self._day_cache[1]
 
     def check(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
         try:
@@ -59,7 +64,9 @@ class Screener:
         facts = self.store.lookup(parsed, ingress, number)
         return decide(facts, self.policy, self._today(now))
 
-    async def acheck(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
+    async def acheck(
+        self, number: str, ingress: str | None = None, *, now: datetime | None = None
+    ) -> Verdict:
         try:
             parsed = parse_number_cached(number)
         except InvalidNumber as exc:

@@ -64,12 +64,19 @@ class HttpSettings(BaseModel):
     tokens: dict[str, str] = Field(
         default_factory=dict, description="name -> bearer token for the administration endpoints"
     )
+    tokens_file: Path | None = Field(
+        default=None, description="file of 'name token' lines (or name=token), merged with `tokens`"
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, description="how long a stopping worker waits for requests in flight"
+    )
+    access_log: bool = Field(default=False, description="one JSON log line per request (costs throughput)")
 
 
 class SipSettings(BaseModel):
     listen_host: str = "127.0.0.1"
     listen_port: int = 5070
-    transports: list[Literal["udp", "tcp"]] = Field(default_factory=lambda: ["udp"])
+    transports: list[Literal["udp", "tcp"]] = Field(default=["udp"])
     trusted_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     next_hop: str | None = None
     tone_profile: str = "example-call-start"

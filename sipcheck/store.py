@@ -71,6 +71,7 @@ class TableSet:
     __slots__ = (
         "blocks",
         "data_version",
+        "designated",
         "index",
         "parts",
         "suspensions",
@@ -88,15 +89,24 @@ class TableSet:
             (r for r in self._records(Component.OPERATORS) if isinstance(r, Operator)),
             (r for r in self._records(Component.CERTIFICATIONS) if isinstance(r, Certification)),
         )
+        index = self.index
         self.blocks: dict[str, Block] = {
             r.prefix: r for r in self._records(Component.BLOCKS) if isinstance(r, Block)
         }
-        self.wholesale: dict[str, str] = {
-            r.prefix: r.operator for r in self._records(Component.WHOLESALE) if isinstance(r, Wholesale)
+        # Operator references are resolved here, once per publish, so a lookup allocates nothing.
+        self.designated: dict[str, OperatorFacts] = {}
+        for prefix, block in self.blocks.items():
+            self.designated[prefix] = OperatorFacts.of(Role.DESIGNATED, index.resolve(block.operator))
+        self.wholesale: dict[str, OperatorFacts] = {
+            r.prefix: OperatorFacts.of(Role.SERVING, index.resolve(r.operator))
+            for r in self._records(Component.WHOLESALE)
+            if isinstance(r, Wholesale)
         }
         self.wholesale_lengths = tuple(sorted({len(p) for p in self.wholesale}, reverse=True))
-        self.trunks: dict[str, str] = {
-            r.peer: r.operator for r in self._records(Component.TRUNKS) if isinstance(r, Trunk)
+        self.trunks: dict[str, OperatorFacts] = {
+            r.peer: OperatorFacts.of(Role.INGRESS, index.resolve(r.operator))
+            for r in self._records(Component.TRUNKS)
+            if isinstance(r, Trunk)
         }
         self.suspensions: dict[str, Suspension] = {
             r.number: r for r in self._records(Component.SUSPENSIONS) if isinstance(r, Suspension)
@@ -109,24 +119,16 @@ class TableSet:
     def facts(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         block = self.blocks.get(number.block) if number.block else None
         designated = serving = None
-        index = self.index
         if block is not None:
-            designated_op = index.resolve(block.operator)
-            designated = OperatorFacts.of(Role.DESIGNATED, designated_op)
+            designated = self.designated[block.prefix]
             if self.wholesale_lengths:
                 national = number.national
                 for length in self.wholesale_lengths:
-                    ref = self.wholesale.get(national[:length])
-                    if ref is not None:
-                        serving_op = index.resolve(ref)
-                        if serving_op.id != designated_op.id or not serving_op.id:
-                            serving = OperatorFacts.of(Role.SERVING, serving_op)
+                    candidate = self.wholesale.get(national[:length])
+                    if candidate is not None:
+                        if candidate.id != designated.id or not candidate.id:
+                            serving = candidate
                         break
-        ingress_facts = None
-        if ingress is not None:
-            ref = self.trunks.get(ingress)
-            if ref is not None:
-                ingress_facts = OperatorFacts.of(Role.INGRESS, index.resolve(ref))
         return Facts(
             input=text,
             number=number,
@@ -134,7 +136,7 @@ class TableSet:
             designated=designated,
             serving=serving,
             ingress_peer=ingress,
-            ingress=ingress_facts,
+            ingress=self.trunks.get(ingress) if ingress is not None else None,
             suspension=self.suspensions.get(number.e164),
             data_version=self.data_version,
         )

@@ -48,7 +48,15 @@ class Reason(StrEnum):
 
     @classmethod
     def for_operator(cls, role: str, status: CertStatus) -> Reason:
-        return cls(f"{role}_operator_{status.value}")
+        return _OPERATOR_REASONS[role, status]
+
+
+_OPERATOR_REASONS: dict[tuple[str, CertStatus], Reason] = {
+    (role, status): Reason(f"{role}_operator_{status.value}")
+    for role in ("designated", "serving", "ingress")
+    for status in CertStatus
+    if status is not CertStatus.CERTIFIED
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
             "10 some flagged, 20 some blocked, 4 error. Use - to read numbers from standard input."
         ),
     )
-    parser.add_argument("numbers", nargs="+", metavar="NUMBER", help="any shape: 03-1234-5678, +81..., sip:...")
+    parser.add_argument(
+        "numbers", nargs="+", metavar="NUMBER", help="any shape: 03-1234-5678, +81..., sip:..."
+    )
     parser.add_argument("--ingress", metavar="ID", help="the trunk or peer that handed us the call")
     parser.add_argument("--json", action="store_true", help="one JSON verdict per line (stable schema)")
     parser.set_defaults(func=run)
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(verdict.to_dict(), ensure_ascii=False))
     else:
         print_table(
-            ["INPUT", "NUMBER", "KIND", "VERDICT", "REASONS", "DESIGNATED OPERATOR"], [_row(v) for v in verdicts]
+            ["INPUT", "NUMBER", "KIND", "VERDICT", "REASONS", "DESIGNATED OPERATOR"],
+            [_row(v) for v in verdicts],
         )
         if verdicts and verdicts[0].data_version:
             print(f"data version {verdicts[0].data_version}", file=sys.stderr)

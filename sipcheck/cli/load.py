@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             if args.changes:
                 added = store.add_suspensions(changes.add)
                 removed = store.remove_suspensions(changes.remove)
-                print(f"suspensions: {added} added, {removed} removed (live data version {store.status().data_version})")
+                version = store.status().data_version
+                print(f"suspensions: {added} added, {removed} removed (live data version {version})")
                 return EXIT_ALLOW
             version = store.publish({KINDS[args.kind]: part})
     except (StoreError, OSError) as exc:

@@ -9,8 +9,8 @@ import pytest
 
 from sipcheck.model import (
     Block,
-    CertStatus,
     Certification,
+    CertStatus,
     Component,
     Operator,
     Part,
@@ -42,7 +42,9 @@ def parts() -> dict[Component, Part]:
                 Certification("kddi", CertStatus.CERTIFIED, date(2026, 2, 1), date(2027, 1, 31), "2026-02"),
                 Certification("reseller", CertStatus.PROVISIONAL, date(2026, 2, 1), date(2027, 1, 31)),
                 Certification("悪質電話株式会社", CertStatus.REVOKED, name="悪質電話株式会社"),
-                Certification("old", CertStatus.CERTIFIED, date(2025, 2, 1), date(2026, 1, 31), name="旧通信株式会社"),
+                Certification(
+                    "old", CertStatus.CERTIFIED, date(2025, 2, 1), date(2026, 1, 31), name="旧通信株式会社"
+                ),
             ),
         ),
         Component.BLOCKS: Part(
@@ -133,7 +135,9 @@ def test_which_reasons_block_is_configurable() -> None:
     screener = Screener(MemoryStore(parts()), policy, clock=lambda: NOW)
     assert screener.check("0312349999").action is Action.FLAG
     blocked = screener.check("0312351111")
-    assert blocked.action is Action.BLOCK and blocked.sip.code == 603 and blocked.sip.reason_phrase == "Decline"
+    assert (
+        blocked.action is Action.BLOCK and blocked.sip.code == 603 and blocked.sip.reason_phrase == "Decline"
+    )
 
 
 def test_invalid_reject_code_is_refused() -> None:
