@@ -223,6 +223,31 @@ def _normalise(text: str) -> tuple[str, bool]:
     return cleaned, plus
 
 
+# What a calling-party field holds when there is no number to show: the SIP conventions
+# (RFC 3323/3325 anonymous URIs) and the caller-display categories of Japanese networks.
+ANONYMOUS_USERS: Final = frozenset(
+    {
+        "anonymous",
+        "unknown",
+        "unavailable",
+        "restricted",
+        "private",
+        "withheld",
+        "非通知",
+        "通知不可能",
+        "公衆電話",
+    }
+)
+
+
+def is_anonymous(text: str) -> bool:
+    """True when ``text`` (a bare user, a URI or a name-addr) says the caller withheld or has no number."""
+    if not isinstance(text, str) or len(text) > _MAX_INPUT:
+        return False
+    user = _strip_uri(unicodedata.normalize("NFKC", text).strip())
+    return user.strip().casefold() in ANONYMOUS_USERS
+
+
 @lru_cache(maxsize=65536)
 def parse_number_cached(text: str) -> PhoneNumber:
     """`parse_number` memoised for hot paths that see the same callers again and again."""

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from sipcheck.facts import Facts
-from sipcheck.numbers import InvalidNumber, parse_number_cached
-from sipcheck.policy import CompiledPolicy, PolicyConfig, decide
+from sipcheck.numbers import InvalidNumber, is_anonymous, parse_number_cached
+from sipcheck.policy import CompiledPolicy, PolicyConfig, decide, decide_anonymous
 from sipcheck.store import FactStore
 from sipcheck.verdict import Verdict
 
@@ -56,11 +56,17 @@ class Screener:
             self._day_cache = (moment, japan_date(moment))
         return self._day_cache[1]
 
+    def _unparsable(self, number: str, error: InvalidNumber, now: datetime | None) -> Verdict:
+        """Anonymous callers are not invalid numbers: they get the anonymous verdict (433 if blocked)."""
+        if is_anonymous(number):
+            return decide_anonymous(number, self.policy)
+        return decide(Facts.invalid(number, error), self.policy, self._today(now))
+
     def check(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
         try:
             parsed = parse_number_cached(number)
         except InvalidNumber as exc:
-            return decide(Facts.invalid(number, exc), self.policy, self._today(now))
+            return self._unparsable(number, exc, now)
         facts = self.store.lookup(parsed, ingress, number)
         return decide(facts, self.policy, self._today(now))
 
@@ -70,7 +76,7 @@ class Screener:
         try:
             parsed = parse_number_cached(number)
         except InvalidNumber as exc:
-            return decide(Facts.invalid(number, exc), self.policy, self._today(now))
+            return self._unparsable(number, exc, now)
         facts = await self.store.alookup(parsed, ingress, number)
         return decide(facts, self.policy, self._today(now))
 

@@ -217,3 +217,23 @@ def test_verdict_json_shape_is_stable(screener: Screener) -> None:
     assert data["sip"]["action"] == "reject" and data["sip"]["code"] == 608
     invalid = screener.check("03-12").to_dict()
     assert invalid["error"]["code"] == "bad_length" and invalid["number"] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "anonymous",
+        "sip:anonymous@anonymous.invalid",
+        '"Anonymous" <sip:anonymous@anonymous.invalid>',
+        "非通知",
+        "公衆電話",
+    ],
+)
+def test_anonymous_callers_are_not_invalid_numbers(screener: Screener, text: str) -> None:
+    verdict = screener.check(text)
+    assert verdict.reasons == (Reason.ANONYMOUS,)
+    assert verdict.action is Action.FLAG
+
+
+def test_garbage_is_still_an_invalid_number(screener: Screener) -> None:
+    assert screener.check("sip:alice@example.com").reasons == (Reason.INVALID_NUMBER,)
