@@ -1,0 +1,124 @@
+"""MIC block designations: read any mix of MIC's files, keep the newest per range, merge into live data.
+
+MIC publishes one file (or a few) per range and renames them at every update,
+so a user hands us whatever they downloaded: we key everything by *range*
+(``050``, ``0120``, ``090``…; ``01``–``09`` for fixed numbers by the first digit of
+the area code). Per range the file with the newest as-of date wins, and
+`merge_blocks` replaces only the ranges a load covers, so downloading the new
+050 file never drops the fixed blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sipcheck.importers.errors import FILE_LEVEL, Collector
+from sipcheck.importers.mic_common import MicFile, range_key
+from sipcheck.importers.mic_csv import read_mic_csv
+from sipcheck.importers.mic_xls import read_xls
+from sipcheck.importers.mic_xlsx import read_xlsx
+from sipcheck.model import Block, Component, Part
+
+_READERS: dict[str, Callable[[Path, Collector], MicFile | None]] = {
+    ".xls": read_xls,
+    ".xlsx": read_xlsx,
+    ".csv": read_mic_csv,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MicImport:
+    """The blocks of the ranges a load covers; ``covered_ranges`` say which live ranges it replaces."""
+
+    part: Part
+    covered_ranges: frozenset[str]
+
+
+def load_mic(paths: Sequence[Path]) -> MicImport:
+    """Read MIC files (.xls fixed, .xlsx matrices, processed .csv) into one blocks part.
+
+    Raises `ImportFailed` with every problem of every file; nothing is returned
+    unless all files are valid.
+    """
+    errors = Collector()
+    files: list[MicFile] = []
+    for path in paths:
+        reader = _READERS.get(path.suffix.lower())
+        if reader is None:
+            errors.add(
+                path.name, FILE_LEVEL, "", path.suffix, "unsupported MIC file: expected .xls, .xlsx or .csv"
+            )
+            continue
+        read = reader(path, errors)
+        if read is not None:
+            files.append(read)
+    winners = _newest_per_range(files, errors)
+    records: list[Block] = []
+    first_place: dict[str, str] = {}
+    for mic_file in files:
+        for place, block in mic_file.blocks:
+            if winners.get(range_key(block.prefix)) is not mic_file:
+                continue
+            other = first_place.get(block.prefix)
+            if other is not None:
+                file, line, *rest = place.split(":")
+                errors.add(
+                    file, line, rest[0] if rest else "", block.prefix, f"duplicate block, also at {other}"
+                )
+                continue
+            first_place[block.prefix] = place
+            records.append(block)
+    errors.check()
+    used = [f for f in files if any(w is f for w in winners.values())]
+    dates = [f.as_of for f in used if f.as_of is not None]
+    part = Part(
+        Component.BLOCKS,
+        tuple(records),
+        min(dates) if dates else None,
+        tuple(f.file for f in used),
+    )
+    return MicImport(part, frozenset(winners))
+
+
+def _newest_per_range(files: Sequence[MicFile], errors: Collector) -> dict[str, MicFile]:
+    """For each range, the file with the newest as-of date; two files tied for newest is an error."""
+    winners: dict[str, MicFile] = {}
+    for mic_file in files:
+        for rng in mic_file.ranges:
+            current = winners.get(rng)
+            if current is None or _newer(mic_file.as_of, current.as_of):
+                winners[rng] = mic_file
+    for mic_file in files:
+        for rng in sorted(mic_file.ranges):
+            winner = winners[rng]
+            if winner is not mic_file and winner.as_of == mic_file.as_of:
+                errors.add(
+                    mic_file.file,
+                    FILE_LEVEL,
+                    "",
+                    rng,
+                    f"range {rng} is also in {winner.file} with the same as-of date "
+                    f"({mic_file.as_of}): give one file per range and date",
+                )
+    return winners
+
+
+def _newer(a: date | None, b: date | None) -> bool:
+    return a is not None and (b is None or a > b)
+
+
+def merge_blocks(live: Part, new: MicImport) -> Part:
+    """``live`` blocks with the ranges ``new`` covers replaced by ``new``'s blocks.
+
+    The as-of date of the result is the oldest of the parts that contributed
+    (the data is at least that fresh everywhere).
+    """
+    kept = tuple(
+        r for r in live.records if isinstance(r, Block) and range_key(r.prefix) not in new.covered_ranges
+    )
+    dates = [d for d in (new.part.as_of, live.as_of if kept else None) if d is not None]
+    sources = tuple(dict.fromkeys((*(live.sources if kept else ()), *new.part.sources)))
+    return Part(Component.BLOCKS, kept + new.part.records, min(dates) if dates else None, sources)
