@@ -1,0 +1,169 @@
+"""``sipcheck tone``: list, render and verify identification-tone profiles.
+
+Exit codes: 0 success (verify: the tone passed), 1 verify failed, 4 bad
+input or usage. Bad input prints one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 4
+
+
+def _error(message: str) -> int:
+    print(f"sipcheck tone: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _profile_name(args: argparse.Namespace) -> str:
+    if args.profile:
+        return str(args.profile)
+    from sipcheck.settings import get_settings
+
+    return get_settings().sip.tone_profile
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from sipcheck.tones import ParametricProfile, builtin_profiles
+
+    profiles = builtin_profiles()
+    if args.json:
+        print(
+            json.dumps([p.model_dump(mode="json") for p in profiles.values()], ensure_ascii=False, indent=2)
+        )
+        return EXIT_PASS
+    for p in profiles.values():
+        if isinstance(p, ParametricProfile):
+            shape = f"{len(p.expected())} bursts, {p.total_ms():.0f} ms"
+        else:
+            shape = f"reference {p.recording}"
+        print(f"{p.id:<20} {shape:<22} {p.name}")
+        print(f"{'':<20} {p.description}")
+    return EXIT_PASS
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from sipcheck.tones import AudioFormatError, ProfileError, load_profile, render_bytes
+    from sipcheck.tones.g711 import parse_codec
+
+    try:
+        profile = load_profile(_profile_name(args))
+        data = render_bytes(profile, args.format, args.rate or 8000, codec=parse_codec(args.codec))
+        Path(args.output).write_bytes(data)
+    except (ProfileError, AudioFormatError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"{args.output}: cannot write: {exc.strerror or exc}")
+    print(f"wrote {args.output} ({args.format}, {len(data)} bytes) from profile {profile.id}")
+    return EXIT_PASS
+
+
+def _burst_line(check: Any) -> str:
+    seg = check.measured
+    exp_f = "+".join(f"{f:g}" for f in check.expected_frequencies_hz)
+    if seg is None:
+        return f"  burst {check.burst + 1}: expected {exp_f} Hz {check.expected_duration_ms:g} ms: not found"
+    freqs = "+".join(f"{f:.1f}" for f in seg.frequencies_hz)
+    errs = "/".join(f"{e:+.2f} %" for e in check.frequency_errors_pct)
+    status = "ok" if not check.failures else "FAIL"
+    return (
+        f"  burst {check.burst + 1}: {freqs} Hz ({errs}), {seg.duration_ms:.0f} ms "
+        f"({check.duration_error_ms:+.0f}), {seg.level_dbm0:.1f} dBm0, "
+        f"tone/rest {seg.tone_to_rest_db:.1f} dB, "
+        f"at {check.start_offset_ms:+.0f} ms  {status}"
+    )
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from sipcheck.tones import AudioFormatError, ProfileError, load_profile, read_audio, validate_recording
+
+    try:
+        profile = load_profile(_profile_name(args))
+        ssrc = int(args.ssrc, 0) if args.ssrc is not None else None
+        audio = read_audio(
+            args.file, fmt=args.format, channel=args.channel, ssrc=ssrc, port=args.port, conceal=args.conceal
+        )
+        result = validate_recording(audio, profile, offset_ms=args.offset_ms)
+    except (ProfileError, AudioFormatError) as exc:
+        return _error(str(exc))
+    except ValueError as exc:
+        return _error(f"{args.file}: {exc}")
+    if args.plot:
+        from sipcheck.tones.plot import PlotUnavailableError, plot_validation
+
+        try:
+            plot_validation(audio.samples, audio.sample_rate, profile, result, args.plot)
+        except PlotUnavailableError as exc:
+            return _error(str(exc))
+        except OSError as exc:
+            return _error(f"{args.plot}: cannot write plot: {exc.strerror or exc}")
+    if args.json:
+        out = result.to_dict()
+        out["file"] = str(args.file)
+        out["stream"] = audio.description
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        verdict = "PASS" if result.passed else "FAIL"
+        offset = "" if result.start_offset_ms is None else f"; tone starts {result.start_offset_ms:+.0f} ms"
+        print(
+            f"{verdict} {args.file} against {profile.id} "
+            f"(call start {result.call_start_s:.3f} s from {result.call_start_source}{offset})"
+        )
+        for check in result.bursts:
+            print(_burst_line(check))
+        if result.reference is not None:
+            ref = result.reference
+            print(
+                f"  reference: envelope r={ref.envelope_correlation:.3f}, "
+                f"spectrum r={ref.spectrum_correlation:.3f}, "
+                f"gain {ref.gain_db:+.1f} dB"
+            )
+        for failure in result.failures:
+            print(f"  {failure.code}: {failure.message}")
+    return EXIT_PASS if result.passed else EXIT_FAIL
+
+
+def register(subparsers: Any) -> None:
+    """Add ``tone profiles|render|verify`` to the ``sipcheck`` parser."""
+    tone = subparsers.add_parser("tone", help="identification tone: list, render and verify profiles")
+    sub = tone.add_subparsers(dest="tone_command", metavar="SUBCOMMAND")
+    tone.set_defaults(func=lambda _args: (tone.print_help(), EXIT_ERROR)[1])
+
+    p = sub.add_parser("profiles", help="list the built-in tone profiles")
+    p.add_argument("--json", action="store_true", help="print the profiles as JSON")
+    p.set_defaults(func=_cmd_profiles)
+
+    profile_help = "built-in profile id or a .toml/.json profile file (default: settings sip.tone_profile)"
+    r = sub.add_parser("render", help="render a profile to WAV, raw µ-law/A-law or an RTP pcap")
+    r.add_argument("--profile", help=profile_help)
+    r.add_argument("--format", required=True, choices=["wav", "ulaw", "alaw", "pcap"])
+    r.add_argument("--rate", type=int, help="sample rate for wav (8000, 16000, 48000); G.711 is 8000")
+    r.add_argument("--codec", default="pcmu", help="RTP payload for pcap: pcmu (default) or pcma")
+    r.add_argument("-o", "--output", required=True, metavar="FILE")
+    r.set_defaults(func=_cmd_render)
+
+    v = sub.add_parser("verify", help="check that audio holds the profile's tone, within tolerance")
+    v.add_argument("file", metavar="FILE", help="WAV, raw .ulaw/.alaw, or a pcap/pcapng with RTP")
+    v.add_argument("--profile", help=profile_help)
+    v.add_argument("--format", choices=["wav", "ulaw", "alaw", "pcap"], help="override detection by suffix")
+    v.add_argument("--channel", type=int, default=0, help="WAV channel to analyse (from 0)")
+    v.add_argument("--ssrc", help="RTP stream by SSRC (decimal or 0x hex)")
+    v.add_argument("--port", type=int, help="RTP stream by the UDP port it is sent to")
+    v.add_argument(
+        "--conceal", choices=["silence", "repeat"], default="silence", help="fill for lost packets"
+    )
+    v.add_argument(
+        "--offset-ms", type=float, help="call start within the audio (ms); default: SIP 200 OK, else 0"
+    )
+    v.add_argument("--json", action="store_true", help="print the full result as JSON")
+    v.add_argument(
+        "--plot", metavar="PNG", help="write a spectrogram with detected bursts and tolerance boxes"
+    )
+    v.set_defaults(func=_cmd_verify)

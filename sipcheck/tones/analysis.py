@@ -1,0 +1,369 @@
+"""Find tone segments in audio and measure them.
+
+Two stages, because one window cannot do both jobs:
+
+1. **Timing** with short blocks (20 ms Hann, 10 ms hop, at 8 kHz). A block is
+   *tonal* when its strongest 1–3 spectral peaks (±2 bins, the Hann main lobe)
+   hold enough of the block's power and are loud enough. Consecutive tonal
+   blocks whose peaks stay within one bin form a run; runs separated by a
+   short hole with the same peaks are bridged (packet loss).
+2. **Measurement** per run. Edges: complex demodulation at each component's
+   frequency, a 5 ms moving average, and the half-amplitude crossing, which
+   the renderer places exactly on the nominal edges. Frequencies, levels and
+   tone-to-rest ratio: a Welch power spectrum over the segment's interior
+   (64 ms Hann frames, 8× zero padding) with parabolic interpolation of the
+   log-power peak, precise to a fraction of a hertz where 20 ms blocks would
+   be ±25 Hz. Frequency drift compares the two halves (sweeps and speech drift;
+   tones do not). Amplitude modulation is read from the demodulated envelope.
+
+Everything here is pure: arrays in, frozen dataclasses out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from sipcheck.tones.dsp import ANALYSIS_RATE, resample
+from sipcheck.tones.levels import DBM0_POWER, FloatArray, power_to_dbm0
+
+BoolArray = npt.NDArray[np.bool_]
+_BLOCK = 160  # 20 ms
+_HOP = 80  # 10 ms
+_LO_BIN, _HI_BIN = 2, 76  # 100 Hz .. 3800 Hz in 50 Hz bins
+_CHUNK_BLOCKS = 6000  # one minute per FFT batch keeps memory flat
+_EXTRA_COMPONENT_DB = 15.0  # peaks further below the strongest are not components
+_EDGE_AVG = 40  # 5 ms moving average for edge envelopes
+_WELCH = 512  # 64 ms frames for frequency and level
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Knobs of the detector. The validator derives ``max_components`` and ``bridge_ms`` from the profile."""
+
+    max_components: int = 1
+    min_block_ratio_db: float = 3.0
+    """Candidate blocks: tone peaks over the rest of the block. Low on purpose (works to ~5 dB SNR);
+    the profile's tone-to-rest minimum is applied later, over the whole segment."""
+    min_level_dbm0: float = -50.0
+    min_duration_ms: float = 30.0
+    min_run_ratio_db: float = 4.0
+    """A run is measured only if its median block ratio reaches this: cheap talk-off rejection."""
+    bridge_ms: float = 10.0
+    """Merge runs of the same tone separated by a hole up to this long (lost packets)."""
+
+
+@dataclass(frozen=True)
+class ToneSegment:
+    """One detected tone burst. Times are seconds from the start of the audio."""
+
+    start_s: float
+    end_s: float
+    frequencies_hz: tuple[float, ...]
+    component_levels_dbm0: tuple[float, ...]
+    level_dbm0: float
+    tone_to_rest_db: float
+    frequency_drift_pct: float
+    modulation_hz: float | None = None
+    modulation_depth: float | None = None
+    edge_loss_ms: tuple[float, float] = (0.0, 0.0)
+    """Lost (concealed or silence-filled) audio near the start and end edges: their timing is uncertain."""
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_s - self.start_s) * 1000.0
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """All tone segments found, in time order."""
+
+    segments: tuple[ToneSegment, ...]
+    duration_s: float
+    call_start_s: float | None = None
+    lost_fraction: float = 0.0
+    params: AnalysisParams = field(default_factory=AnalysisParams)
+
+
+@dataclass(frozen=True)
+class _Run:
+    first: int  # block index
+    last: int
+    bins: tuple[int, ...]
+
+
+def _block_stage(x: FloatArray, params: AnalysisParams) -> list[_Run]:
+    """Tonal runs of blocks, bridged over holes up to ``bridge_ms``; vectorised over one-minute
+    batches. Longer holes made by known packet loss are left to the validator, which knows whether
+    the profile has a gap there."""
+    if len(x) < _BLOCK:
+        return []
+    k_max = params.max_components
+    window = np.hanning(_BLOCK + 2)[1:-1]
+    scale = np.full(_BLOCK // 2 + 1, 2.0)
+    scale[0] = scale[-1] = 1.0
+    scale /= _BLOCK * float(np.sum(window**2))
+    floor = DBM0_POWER * 10.0 ** (params.min_level_dbm0 / 10.0)
+    min_ratio = 10.0 ** (params.min_block_ratio_db / 10.0)
+    n_blocks = (len(x) - _BLOCK) // _HOP + 1
+    frames_all = np.lib.stride_tricks.sliding_window_view(x, _BLOCK)[::_HOP]
+    tonal = np.zeros(n_blocks, dtype=np.bool_)
+    ratio_db = np.zeros(n_blocks)
+    sig = np.full((n_blocks, k_max), -100, dtype=np.int64)
+    offsets = np.arange(-2, 3)
+    for c0 in range(0, n_blocks, _CHUNK_BLOCKS):
+        frames = frames_all[c0 : c0 + _CHUNK_BLOCKS]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2 * scale
+        total = power.sum(axis=1)
+        cum = np.concatenate((np.zeros((len(power), 1)), np.cumsum(power, axis=1)), axis=1)
+        search = power[:, _LO_BIN : _HI_BIN + 1].copy()
+        rows = np.arange(len(power))
+        tone = np.zeros(len(power))
+        bins = np.full((len(power), k_max), -100, dtype=np.int64)
+        strongest = np.zeros(len(power))
+        for j in range(k_max):
+            k = np.argmax(search, axis=1) + _LO_BIN
+            band = cum[rows, np.minimum(k + 3, cum.shape[1] - 1)] - cum[rows, k - 2]
+            if j == 0:
+                strongest = band
+                keep = np.ones(len(power), dtype=np.bool_)
+            else:
+                keep = band >= strongest * 10.0 ** (-_EXTRA_COMPONENT_DB / 10.0)
+            tone += np.where(keep, band, 0.0)
+            bins[:, j] = np.where(keep, k, -100)
+            cols = np.clip(k[:, None] + offsets - _LO_BIN, 0, search.shape[1] - 1)
+            search[rows[:, None], cols] = -1.0
+        rest = np.maximum(total - tone, 1e-30)
+        tonal[c0 : c0 + len(power)] = (tone >= floor) & (tone >= min_ratio * rest)
+        ratio_db[c0 : c0 + len(power)] = 10.0 * np.log10(np.maximum(tone, 1e-30) / rest)
+        sig[c0 : c0 + len(power)] = np.sort(bins, axis=1)
+    same = np.all(np.abs(np.diff(sig, axis=0)) <= 1, axis=1)
+    cont = tonal[1:] & tonal[:-1] & same
+    starts = np.flatnonzero(tonal & np.concatenate(([True], ~cont)))
+    ends = np.flatnonzero(tonal & np.concatenate((~cont, [True])))
+    runs: list[_Run] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if runs and np.all(np.abs(sig[runs[-1].last] - sig[s]) <= 1):
+            prev = runs[-1]
+            # A block holding any tone looks tonal, so a hole of n quiet blocks is ~n*10+20 ms long.
+            if (s - prev.last - 1) * 10.0 + 20.0 <= params.bridge_ms:
+                runs[-1] = _Run(prev.first, e, prev.bins)
+                continue
+        runs.append(_Run(s, e, tuple(int(b) for b in sig[s] if b >= 0)))
+    min_blocks = max(1, math.ceil((params.min_duration_ms - 20.0) / 10.0))
+    out = []
+    for r in runs:
+        if r.last - r.first + 1 < min_blocks:
+            continue
+        ok = tonal[r.first : r.last + 1]
+        if float(np.median(ratio_db[r.first : r.last + 1][ok])) < params.min_run_ratio_db:
+            continue
+        main = sig[r.first : r.last + 1, -1][ok]  # sorted: the last column is always present
+        if int(main.max() - main.min()) > 2:  # the peak wandered > 100 Hz: a glide, not a tone
+            continue
+        out.append(r)
+    return out
+
+
+def _welch(x: FloatArray) -> tuple[FloatArray, float, int]:
+    """One-sided power spectrum (sums to the mean square), its bin width in Hz, and the main-lobe half
+    width in bins."""
+    n = min(_WELCH, len(x))
+    nfft = 1 << max(8, (8 * n - 1).bit_length())
+    hop = max(1, n // 2)
+    window = np.hanning(n + 2)[1:-1]
+    frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop]
+    power = np.mean(np.abs(np.fft.rfft(frames * window, nfft, axis=1)) ** 2, axis=0)
+    power[1:-1] *= 2.0
+    power /= nfft * n * float(np.mean(window**2))
+    return power, ANALYSIS_RATE / nfft, math.ceil(2 * nfft / n)
+
+
+def _peaks(power: FloatArray, bin_hz: float, lobe: int, max_k: int) -> list[tuple[float, float]]:
+    """Up to ``max_k`` (frequency, band power) peaks, strongest first, interpolated."""
+    lo, hi = int(100 / bin_hz), min(len(power) - 2, int(3800 / bin_hz))
+    search = power.copy()
+    search[:lo] = -1.0
+    search[hi:] = -1.0
+    out: list[tuple[float, float]] = []
+    for _ in range(max_k):
+        k = int(np.argmax(search))
+        if search[k] <= 0:
+            break
+        band = float(power[max(0, k - lobe) : k + lobe + 1].sum())
+        if out and band < out[0][1] * 10.0 ** (-_EXTRA_COMPONENT_DB / 10.0):
+            break
+        a, b, c = np.log(power[k - 1 : k + 2] + 1e-300)
+        denom = a - 2 * b + c
+        delta = 0.5 * (a - c) / denom if denom < 0 else 0.0
+        out.append(((k + delta) * bin_hz, band))
+        search[max(0, k - lobe) : k + lobe + 1] = -1.0
+    return out
+
+
+def _moving_average(z: npt.NDArray[np.complex128], n: int) -> npt.NDArray[np.complex128]:
+    cum = np.concatenate(([0], np.cumsum(z)))
+    out = (cum[n:] - cum[:-n]) / n
+    pad = n // 2
+    return np.concatenate((np.full(pad, out[0]), out, np.full(n - 1 - pad, out[-1])))
+
+
+def _crossing(env: FloatArray, thr: float, rising: bool) -> float:
+    """Sub-sample index of the first (rising) or last (falling) crossing of ``thr``."""
+    above = np.flatnonzero(env >= thr)
+    if len(above) == 0:
+        return 0.0 if rising else float(len(env))
+    i = int(above[0] if rising else above[-1])
+    j = i - 1 if rising else i + 1
+    if not 0 <= j < len(env):
+        return float(i)
+    frac = float(env[i] - thr) / max(float(env[i] - env[j]), 1e-30)
+    return i - frac if rising else i + frac
+
+
+def _edge_loss(lost: BoolArray | None, at: float) -> float:
+    """Total length (ms) of the lost stretches that come within 25 ms of an edge: the edge may lie
+    anywhere inside them."""
+    if lost is None or not lost.any():
+        return 0.0
+    lo, hi = max(0, int(at) - 200), min(len(lost), int(at) + 200)
+    if not lost[lo:hi].any():
+        return 0.0
+    while lo > 0 and lost[lo - 1]:
+        lo -= 1
+    while hi < len(lost) and lost[hi]:
+        hi += 1
+    return float(np.count_nonzero(lost[lo:hi])) / ANALYSIS_RATE * 1000.0
+
+
+def _drift_pct(baseband: npt.NDArray[np.complex128], frequency: float) -> float:
+    """Frequency change between the two halves of a burst, from the demodulated phase slope.
+
+    Steady tones give ~0; speech glides and sweeps do not. Lag-8 phase
+    differences are unambiguous for offsets up to ±500 Hz, beyond the
+    demodulator's ±200 Hz passband.
+    """
+    half = len(baseband) // 2
+    if half < 32:
+        return 0.0
+    lag = 8
+    rates = []
+    for part in (baseband[:half], baseband[half:]):
+        r = np.sum(part[lag:] * np.conj(part[:-lag]))
+        rates.append(float(np.angle(r)) * ANALYSIS_RATE / (2 * math.pi * lag))
+    return abs(rates[1] - rates[0]) / frequency * 100.0
+
+
+def _modulation(env: FloatArray) -> tuple[float | None, float | None]:
+    """Dominant 4–60 Hz amplitude modulation of an amplitude envelope, if deep enough to matter."""
+    if len(env) < ANALYSIS_RATE // 10:
+        return None, None
+    mean = float(np.mean(env))
+    if mean <= 0:
+        return None, None
+    env_d = env[::20]  # 400 Hz is plenty for a ≤60 Hz envelope
+    nfft = 1 << (8 * len(env_d) - 1).bit_length()
+    win = np.hanning(len(env_d))
+    spec = np.abs(np.fft.rfft((env_d - np.mean(env_d)) * win, nfft))
+    rate = ANALYSIS_RATE / 20
+    lo, hi = int(4 * nfft / rate), int(60 * nfft / rate) + 1
+    k = lo + int(np.argmax(spec[lo:hi]))
+    depth = 2.0 * float(spec[k]) / float(np.sum(win)) / mean
+    if depth < 0.2:
+        return None, None
+    return k * rate / nfft, depth
+
+
+def _measure(x: FloatArray, run: _Run, lost: BoolArray | None, max_k: int) -> ToneSegment | None:
+    lo = max(0, run.first * _HOP - _HOP)
+    hi = min(len(x), run.last * _HOP + _BLOCK + _HOP)
+    region = x[lo:hi]
+    # Bin centres are within 25 Hz: close enough for a 5 ms (±200 Hz) demodulator.
+    coarse = [b * ANALYSIS_RATE / _BLOCK for b in run.bins] or [1000.0]
+    t = np.arange(len(region)) / ANALYSIS_RATE
+    env_power = np.zeros(len(region))
+    main_bb = np.zeros(len(region), dtype=np.complex128)
+    for i, f in enumerate(coarse):
+        bb = _moving_average(region * np.exp(-2j * math.pi * f * t), _EDGE_AVG)
+        env_power += np.abs(bb) ** 2
+        if i == 0:
+            main_bb = bb
+    core = env_power[_BLOCK : max(_BLOCK + 1, len(env_power) - _BLOCK)]
+    thr = 0.25 * float(np.median(core if len(core) else env_power))
+    a = _crossing(env_power, thr, rising=True)
+    b = _crossing(env_power, thr, rising=False)
+    if b - a < 16:
+        return None
+    start, end = lo + a, lo + b
+    # Interior: 10 ms in from each edge (or the middle half of a short burst).
+    margin = min(80.0, (b - a) / 4)
+    i0, i1 = math.ceil(a + margin), int(b - margin)
+    interior = region[i0:i1]
+    if lost is not None:
+        ok = ~lost[lo + i0 : lo + i1]
+        if np.count_nonzero(ok) >= 64 and not ok.all():
+            interior = interior[ok]  # measure what arrived, not the fill
+    power, bin_hz, lobe = _welch(interior)
+    peaks = _peaks(power, bin_hz, lobe, max_k)
+    if not peaks:
+        return None
+    total = float(power.sum())
+    tone = sum(p for _, p in peaks)
+    drift = _drift_pct(main_bb[i0:i1], peaks[0][0])
+    mod_hz, mod_depth = _modulation(np.abs(main_bb[i0:i1]))
+    order = sorted(range(len(peaks)), key=lambda i: peaks[i][0])
+    return ToneSegment(
+        start_s=start / ANALYSIS_RATE,
+        end_s=end / ANALYSIS_RATE,
+        frequencies_hz=tuple(peaks[i][0] for i in order),
+        component_levels_dbm0=tuple(power_to_dbm0(peaks[i][1]) for i in order),
+        level_dbm0=power_to_dbm0(tone),
+        tone_to_rest_db=10.0 * math.log10(tone / max(total - tone, 1e-30)),
+        frequency_drift_pct=drift,
+        modulation_hz=mod_hz,
+        modulation_depth=mod_depth,
+        edge_loss_ms=(_edge_loss(lost, start), _edge_loss(lost, end)),
+    )
+
+
+def analyse(
+    samples: npt.ArrayLike,
+    sample_rate: int,
+    *,
+    params: AnalysisParams | None = None,
+    lost: npt.ArrayLike | None = None,
+    call_start_s: float | None = None,
+) -> Analysis:
+    """Find and measure every tone segment in mono float audio (full scale 1.0) at any rate.
+
+    ``lost`` (same length as ``samples``) marks samples that were not received,
+    so edges next to them are flagged as uncertain. ``call_start_s`` is passed
+    through for the validator.
+    """
+    params = params or AnalysisParams()
+    x = np.asarray(samples, dtype=np.float64)
+    lost_mask: BoolArray | None = None
+    if lost is not None:
+        lost_mask = np.asarray(lost, dtype=np.bool_)
+        if len(lost_mask) != len(x):
+            raise ValueError("lost mask length differs from the samples")
+    if sample_rate != ANALYSIS_RATE:
+        x = resample(x, sample_rate, ANALYSIS_RATE)
+        if lost_mask is not None:
+            idx = np.minimum((np.arange(len(x)) * sample_rate) // ANALYSIS_RATE, len(lost_mask) - 1)
+            lost_mask = lost_mask[idx]
+    segments = []
+    for run in _block_stage(x, params):
+        seg = _measure(x, run, lost_mask, params.max_components)
+        if seg is not None and seg.duration_ms >= params.min_duration_ms:
+            segments.append(seg)
+    return Analysis(
+        segments=tuple(segments),
+        duration_s=len(x) / ANALYSIS_RATE,
+        call_start_s=call_start_s,
+        lost_fraction=float(np.mean(lost_mask)) if lost_mask is not None and len(lost_mask) else 0.0,
+        params=params,
+    )
