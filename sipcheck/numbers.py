@@ -139,17 +139,36 @@ def _strip_uri(text: str) -> str:
     return text
 
 
-def _classify_national(text: str, national: str) -> tuple[NumberKind, int, int]:
-    """Return (kind, expected length, block digits) for a national number (leading 0)."""
+def _classify_prefix(prefix5: str) -> tuple[NumberKind, int, int] | None:
+    """(kind, expected length, block digits) for the first five digits of a national number, or None.
+
+    Five digits decide the range: range prefixes have at most four, area codes at most five.
+    """
     ranges = PLAN.ranges
     for length in PLAN.range_prefix_lengths:
-        rule = ranges.get(national[:length])
+        rule = ranges.get(prefix5[:length])
         if rule is not None:
             return rule.kind, rule.length, rule.block_digits
-    for length in (6, 5, 4, 3, 2):
-        if national[:length] in PLAN.area_codes:
+    for length in (5, 4, 3, 2):
+        if prefix5[:length] in PLAN.area_codes:
             return NumberKind.FIXED, PLAN.fixed_length, PLAN.fixed_block_digits
-    raise InvalidNumber(text, "unknown_range", f"no Japanese number range starts {national[:4]}")
+    return None
+
+
+# Memo of `_classify_prefix`: at most 10^5 keys, filled as numbers are seen.
+_PREFIX_RULES: dict[str, tuple[NumberKind, int, int] | None] = {}
+
+
+def _classify_national(text: str, national: str) -> tuple[NumberKind, int, int]:
+    """Return (kind, expected length, block digits) for a national number (leading 0)."""
+    prefix5 = national[:5]
+    try:
+        rule = _PREFIX_RULES[prefix5]
+    except KeyError:
+        rule = _PREFIX_RULES[prefix5] = _classify_prefix(prefix5)
+    if rule is None:
+        raise InvalidNumber(text, "unknown_range", f"no Japanese number range starts {national[:4]}")
+    return rule
 
 
 def _from_national(text: str, national: str, privacy: Privacy | None) -> PhoneNumber:

@@ -102,13 +102,16 @@ class CompiledPolicy:
     once per (action, reasons, data version), not once per call.
     """
 
-    __slots__ = ("_sip_cache", "_view_cache", "actions", "config")
+    __slots__ = ("_outcomes", "_sip_cache", "_view_cache", "actions", "config")
 
     def __init__(self, config: PolicyConfig) -> None:
         self.config = config
         self.actions: dict[Reason, Action] = {reason: config.action_for(reason) for reason in Reason}
         self._sip_cache: dict[tuple[Action, tuple[Reason, ...], str], SipMapping] = {}
         self._view_cache: dict[int, tuple[OperatorFacts, date, OperatorView]] = {}
+        # Outcome of `decide` per fact signature (see `decide`); values hold the operator objects
+        # keyed by id, so an id cannot be reused while its entry lives.
+        self._outcomes: dict[tuple[object, ...], _Outcome] = {}
 
     def operator_view(self, op: OperatorFacts, today: date) -> OperatorView:
         """The operator's view on ``today``, memoised per operator object (stores build them once)."""
@@ -175,8 +178,61 @@ def _operator_view(op: OperatorFacts, today: date) -> OperatorView:
     )
 
 
+_Outcome = tuple[
+    OperatorFacts | None,
+    OperatorFacts | None,
+    OperatorFacts | None,
+    Action,
+    tuple[Reason, ...],
+    tuple[OperatorView, ...],
+    SipMapping,
+]
+
+
 def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
-    """Turn the facts about one call into its verdict under ``policy`` on ``today``."""
+    """Turn the facts about one call into its verdict under ``policy`` on ``today``.
+
+    A verdict depends only on a small *fact signature* (kind, suspension, block
+    state, which operator objects stand in the chain, ingress, snapshot, data
+    version, day), and a call path sees few distinct ones; the outcome is
+    memoised per signature and only the per-call fields (input, number) are new.
+    Operator objects are keyed by identity: stores build them once per data version.
+    """
+    number = facts.number
+    if facts.error is not None or number is None or not facts.available:
+        return _decide(facts, policy, today)
+    designated, serving, ingress, block = facts.designated, facts.serving, facts.ingress, facts.block
+    key = (
+        number.kind is NumberKind.INTERNATIONAL,
+        facts.suspension is not None,
+        None if block is None else block.in_use,
+        id(designated),
+        id(serving),
+        id(ingress),
+        facts.ingress_peer is not None,
+        facts.from_snapshot,
+        facts.data_version,
+        today,
+    )
+    hit = policy._outcomes.get(key)
+    if hit is not None and hit[0] is designated and hit[1] is serving and hit[2] is ingress:
+        return Verdict(hit[3], hit[4], facts.input, number, hit[5], facts.data_version, hit[6], None)
+    verdict = _decide(facts, policy, today)
+    if len(policy._outcomes) > 65536:
+        policy._outcomes.clear()
+    policy._outcomes[key] = (
+        designated,
+        serving,
+        ingress,
+        verdict.action,
+        verdict.reasons,
+        verdict.operators,
+        verdict.sip,
+    )
+    return verdict
+
+
+def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
     reasons: list[Reason] = []
     views: list[OperatorView] = []
     number = facts.number

@@ -78,6 +78,7 @@ class TableSet:
         "trunks",
         "versions",
         "wholesale",
+        "wholesale_blocks",
         "wholesale_lengths",
     )
 
@@ -103,6 +104,12 @@ class TableSet:
             if isinstance(r, Wholesale)
         }
         self.wholesale_lengths = tuple(sorted({len(p) for p in self.wholesale}, reverse=True))
+        # Blocks that a wholesale entry touches (inside the block, or a shorter prefix covering
+        # it); every other block skips the longest-prefix walk.
+        inside = {p[:n] for p in self.wholesale for n in range(1, len(p) + 1)}
+        self.wholesale_blocks = {
+            b for b in self.blocks if b in inside or any(b[:n] in self.wholesale for n in range(1, len(b)))
+        }
         self.trunks: dict[str, OperatorFacts] = {
             r.peer: OperatorFacts.of(Role.INGRESS, index.resolve(r.operator))
             for r in self._records(Component.TRUNKS)
@@ -121,7 +128,7 @@ class TableSet:
         designated = serving = None
         if block is not None:
             designated = self.designated[block.prefix]
-            if self.wholesale_lengths:
+            if block.prefix in self.wholesale_blocks:
                 national = number.national
                 for length in self.wholesale_lengths:
                     candidate = self.wholesale.get(national[:length])
