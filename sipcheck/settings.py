@@ -53,6 +53,15 @@ class RedisSettings(BaseModel):
     embedded_server: str | None = Field(
         default=None, description="path of the redis-server binary for the embedded Redis; unset picks one"
     )
+    gc_grace_ms: float = 30_000.0
+    """How long keys only an old data version uses stay readable after a publish (slow readers finish)."""
+    snapshot_suspensions_max: int = 200_000
+    """The local snapshot also copies suspensions (for the snapshot fail policy) when there are at most this many."""
+    warm_connections: int = 64
+    """Connections `RedisStore.awarm()` opens at a server's start-up (avoids a burst of connects in checks)."""
+    breaker_min_span_ms: float = 250.0
+    """A failure streak must also last this long to open the breaker: a stalled process sees many calls
+    fail at once, which says nothing about Redis; a dead Redis keeps failing."""
 
 
 class HttpSettings(BaseModel):
@@ -82,7 +91,28 @@ class SipSettings(BaseModel):
     tone_profile: str = "example-call-start"
     codecs: list[str] = Field(default_factory=lambda: ["PCMU/8000", "PCMA/8000"])
     agents: int = 1
-    max_calls: int = 3
+    max_calls: int = Field(
+        default=2,
+        ge=1,
+        le=2,
+        description="relayed calls one agent process holds at once: the pjsua2 wheel has 4 call slots, "
+        "a relayed call takes two; more INVITEs get 503 + Retry-After from the front",
+    )
+    max_cps: float = Field(
+        default=10.0, gt=0, description="new INVITEs per second one agent admits; beyond, 503 + Retry-After"
+    )
+    retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on the agent's 503")
+    rtp_port: int = Field(
+        default=20000, ge=0, description="first RTP port of agent 0; agent i starts at rtp_port + i * rtp_port_range"
+    )
+    rtp_port_range: int = Field(default=200, ge=0, description="RTP ports per agent process")
+    log_level: int = Field(default=1, ge=0, le=6, description="pjsip log level (0 silent … 6 very verbose)")
+    peer_trunks: dict[str, str] = Field(
+        default_factory=dict,
+        description="trusted peer address (IP, or IP:port) -> trunk id screened as the ingress "
+        "(the trunks data component names the operator behind each trunk id); unmapped peers "
+        "are screened with their IP as the ingress",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,183 @@
+"""How records are written into Redis hash values, and read back.
+
+Values are compact and readable by a routing engine without Python: a block is
+``kind<US>in_use<US>operator reference`` (US = ASCII unit separator 0x1f), so
+the Lua script and a Kamailio ``ndb_redis`` route can split it; small records
+(operators, certifications, resolved operators) are JSON. A suspension is ``""``
+when it carries no detail (the common case, and the cheapest to store a million
+of), else a JSON list ``[since, reference, source]``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sipcheck.model import (
+    Block,
+    Certification,
+    CertStatus,
+    Component,
+    Operator,
+    Part,
+    Record,
+    ResolvedOperator,
+    Suspension,
+    Trunk,
+    Wholesale,
+)
+from sipcheck.numbers import NumberKind
+from sipcheck.store import StoreError
+
+US = "\x1f"
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _datetime(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def encode_block(block: Block) -> str:
+    if US in block.operator:
+        raise StoreError(f"block {block.prefix}: operator reference contains the separator 0x1f")
+    return f"{block.kind.value}{US}{1 if block.in_use else 0}{US}{block.operator}"
+
+
+def decode_block(prefix: str, value: str) -> Block:
+    kind, in_use, operator = value.split(US, 2)
+    return Block(prefix, NumberKind(kind), operator, in_use == "1")
+
+
+def certification_dict(cert: Certification) -> dict[str, Any]:
+    return {
+        "operator": cert.operator,
+        "status": cert.status.value,
+        "valid_from": _iso(cert.valid_from),
+        "valid_until": _iso(cert.valid_until),
+        "round": cert.round,
+        "name": cert.name,
+        "corporate_number": cert.corporate_number,
+    }
+
+
+def certification_from(raw: dict[str, Any]) -> Certification:
+    return Certification(
+        operator=raw["operator"],
+        status=CertStatus(raw["status"]),
+        valid_from=_date(raw.get("valid_from")),
+        valid_until=_date(raw.get("valid_until")),
+        round=raw.get("round"),
+        name=raw.get("name"),
+        corporate_number=raw.get("corporate_number"),
+    )
+
+
+def encode_operator(op: Operator) -> str:
+    return json.dumps(
+        {"id": op.id, "name": op.name, "aliases": list(op.aliases), "corporate_number": op.corporate_number},
+        ensure_ascii=False,
+    )
+
+
+def decode_operator(value: str) -> Operator:
+    raw = json.loads(value)
+    return Operator(raw["id"], raw["name"], tuple(raw.get("aliases") or ()), raw.get("corporate_number"))
+
+
+def encode_resolved(op: ResolvedOperator) -> str:
+    cert = certification_dict(op.certification) if op.certification is not None else None
+    return json.dumps({"id": op.id, "name": op.name, "cert": cert}, ensure_ascii=False)
+
+
+def decode_resolved(value: str) -> ResolvedOperator:
+    raw = json.loads(value)
+    cert = certification_from(raw["cert"]) if raw.get("cert") else None
+    return ResolvedOperator(raw["id"], raw["name"], cert)
+
+
+def encode_suspension(s: Suspension) -> str:
+    if s.since is None and s.reference is None and s.source is None:
+        return ""
+    return json.dumps([_iso(s.since), s.reference, s.source], ensure_ascii=False)
+
+
+def decode_suspension(number: str, value: str) -> Suspension:
+    if not value:
+        return Suspension(number)
+    since, reference, source = json.loads(value)
+    return Suspension(number, _datetime(since), reference, source)
+
+
+def encode_meta(part: Part, count: int) -> str:
+    return json.dumps(
+        {
+            "count": count,
+            "as_of": _iso(part.as_of),
+            "loaded_at": _iso(part.loaded_at),
+            "sources": list(part.sources),
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_meta(component: Component, value: str | None) -> Part:
+    """An empty `Part` carrying the component's metadata (records are read separately)."""
+    raw = json.loads(value) if value else {}
+    return Part(
+        component,
+        (),
+        as_of=_date(raw.get("as_of")),
+        sources=tuple(raw.get("sources") or ()),
+        loaded_at=_datetime(raw.get("loaded_at")),
+    )
+
+
+def meta_count(value: str | None) -> int:
+    return int(json.loads(value).get("count", 0)) if value else 0
+
+
+def encode_records(component: Component, records: tuple[Record, ...]) -> dict[str, str]:
+    """A component's records as hash fields; raises `StoreError` naming a record of the wrong type."""
+    out: dict[str, str] = {}
+    for i, record in enumerate(records):
+        if component is Component.BLOCKS and isinstance(record, Block):
+            out[record.prefix] = encode_block(record)
+        elif component is Component.OPERATORS and isinstance(record, Operator):
+            out[record.id] = encode_operator(record)
+        elif component is Component.CERTIFICATIONS and isinstance(record, Certification):
+            # Certifications have no key of their own; keep list order.
+            out[f"{i:08d}"] = json.dumps(certification_dict(record), ensure_ascii=False)
+        elif component is Component.WHOLESALE and isinstance(record, Wholesale):
+            out[record.prefix] = record.operator
+        elif component is Component.TRUNKS and isinstance(record, Trunk):
+            out[record.peer] = record.operator
+        elif component is Component.SUSPENSIONS and isinstance(record, Suspension):
+            out[record.number] = encode_suspension(record)
+        else:
+            raise StoreError(
+                f"{component.value} record #{i + 1} is a {type(record).__name__}, "
+                f"not a {component.value} record"
+            )
+    return out
+
+
+def decode_records(component: Component, fields: dict[str, str]) -> tuple[Record, ...]:
+    if component is Component.BLOCKS:
+        return tuple(decode_block(k, v) for k, v in fields.items())
+    if component is Component.OPERATORS:
+        return tuple(decode_operator(v) for v in fields.values())
+    if component is Component.CERTIFICATIONS:
+        return tuple(certification_from(json.loads(fields[k])) for k in sorted(fields))
+    if component is Component.WHOLESALE:
+        return tuple(Wholesale(k, v) for k, v in fields.items())
+    if component is Component.TRUNKS:
+        return tuple(Trunk(k, v) for k, v in fields.items())
+    return tuple(decode_suspension(k, v) for k, v in fields.items())

@@ -1,0 +1,428 @@
+"""`RedisStore`: the `FactStore` every process of a deployment shares.
+
+Call path (``lookup``/``alookup``): one EVALSHA per check, bounded by the
+command timeout, retried only while the per-check budget allows, guarded by a
+circuit breaker, and never raising: when Redis does not answer, the facts say
+so (``available=False``) or, under the ``snapshot`` fail policy, come from the
+process's last snapshot with ``from_snapshot=True``. `sipcheck.policy.decide`
+turns either into a verdict.
+
+Admin path (``publish``, ``part``, ``status``, suspension changes): a separate
+client with generous timeouts; errors raise `StoreError` with the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Literal
+
+import redis
+import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from sipcheck.cache import codec, loader
+from sipcheck.cache.breaker import BreakerState, CacheMetrics, CircuitBreaker
+from sipcheck.cache.keys import KeySpace
+from sipcheck.cache.scripts import LOOKUP, SUSPEND
+from sipcheck.cache.snapshot import Snapshot, SnapshotState
+from sipcheck.facts import Facts, OperatorFacts, Role
+from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
+from sipcheck.numbers import PhoneNumber
+from sipcheck.settings import RedisSettings
+from sipcheck.store import StoreError, TableSet
+
+FailPolicy = Literal["open", "closed", "snapshot"]
+_EMPTY = TableSet({}, {}, "")
+_ADMIN_TIMEOUT_S = 60.0
+_SUSPEND_BATCH = 2_000
+_DECODE_CACHE_MAX = 65_536
+
+
+def _parse_sentinels(items: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for item in items:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise StoreError(f"redis.sentinels: {item!r} is not host:port")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+class RedisStore:
+    """A `FactStore` on Redis (single server or Sentinel-managed primary); see the module docstring."""
+
+    backend = "redis"
+
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        url: str | None = None,
+        fail_policy: FailPolicy = "open",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.url = url or settings.url
+        self.keys = KeySpace.of(settings.key_prefix)
+        self.fail_policy = fail_policy
+        self.clock = clock
+        self.metrics = CacheMetrics()
+        self.breaker = CircuitBreaker(
+            settings.breaker_failures,
+            settings.breaker_reset_ms,
+            self.metrics,
+            clock,
+            min_span_ms=settings.breaker_min_span_ms,
+        )
+        if not self.url and not settings.sentinels:
+            raise StoreError("RedisStore needs redis.url or redis.sentinels (or use open_store())")
+        budget = settings.check_budget_ms / 1000.0
+        self._budget_s = budget
+        # The command timeout divides the budget between attempts; with no retries to make room for,
+        # the one attempt may use the whole budget (a busy process would otherwise fail checks whose
+        # reply is already in the socket buffer).
+        self._command_s = min(settings.command_timeout_ms / 1000.0, budget) if settings.retries else budget
+        self._connect_s = min(settings.connect_timeout_ms / 1000.0, budget)
+        self._client = self._make_client(self._call_kwargs(), blocking=True)
+        self._admin = self._make_client(self._admin_kwargs(), blocking=False)
+        self._script = self._client.register_script(LOOKUP)
+        self._suspend = self._admin.register_script(SUSPEND)
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._aclients_lock = threading.Lock()
+        self._decoded: dict[str, ResolvedOperator] = {}
+        self._last_version = ""
+        self.snapshot: Snapshot | None = None
+        self._use_snapshot = settings.local_snapshot
+        if settings.local_snapshot or fail_policy == "snapshot":
+            self.snapshot = Snapshot(self._admin, self.keys, self.metrics, settings.snapshot_suspensions_max)
+            self.snapshot.start()
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        # redis-py's own retry is off: the budget loop below decides, so a dead server costs one timeout.
+        return {
+            "socket_timeout": self._command_s,
+            "socket_connect_timeout": self._connect_s,
+            "retry": Retry(NoBackoff(), 0),
+            "retry_on_timeout": False,
+            "health_check_interval": 0,
+            "decode_responses": True,
+        }
+
+    def _admin_kwargs(self) -> dict[str, Any]:
+        return {
+            "socket_timeout": _ADMIN_TIMEOUT_S,
+            "socket_connect_timeout": max(self.settings.connect_timeout_ms / 1000.0, 1.0),
+            "retry": Retry(NoBackoff(), 1),
+            "decode_responses": True,
+        }
+
+    def _sentinel_kwargs(self) -> dict[str, Any]:
+        # Asking Sentinel who the primary is happens on (re)connect only; give it a little more time.
+        timeout = max(self._connect_s, 0.2)
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+    def _make_client(self, kwargs: dict[str, Any], blocking: bool) -> redis.Redis:
+        if self.settings.sentinels:
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                _parse_sentinels(self.settings.sentinels), sentinel_kwargs=self._sentinel_kwargs(), **kwargs
+            )
+            client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+                self.settings.sentinel_service, max_connections=self.settings.pool_size
+            )
+            return client
+        assert self.url is not None
+        pool: redis.ConnectionPool
+        if blocking:
+            pool = redis.BlockingConnectionPool.from_url(
+                self.url, max_connections=self.settings.pool_size, timeout=self._budget_s, **kwargs
+            )
+        else:
+            pool = redis.ConnectionPool.from_url(self.url, max_connections=self.settings.pool_size, **kwargs)
+        return redis.Redis(connection_pool=pool)
+
+    def _async_client(self) -> tuple[Any, Any]:
+        """This event loop's client and script, created on first use."""
+        loop = asyncio.get_running_loop()
+        found = self._aclients.get(loop)
+        if found is None:
+            found = self._build_async_client()
+            self._aclients[loop] = found
+        return found
+
+    async def awarm(self) -> int:
+        """Open this loop's pool connections now (a server's start-up), not in its first burst of checks.
+
+        Lazily, the first burst of concurrent checks on a fresh loop spends its budget on connection
+        handshakes and answers with the fail policy although Redis is fine. Returns the connections
+        opened; a Redis that is down just leaves the pool to connect lazily.
+        """
+        client, _script = self._async_client()
+        pool = client.connection_pool
+        count = min(self.settings.pool_size, self.settings.warm_connections)
+        connections: list[Any] = []
+        try:
+            async with asyncio.timeout(max(self.settings.connect_timeout_ms / 1000.0, 1.0)):
+                for _ in range(count):
+                    connections.append(await pool.get_connection())
+        except (TimeoutError, redis.RedisError, OSError):
+            pass
+        finally:
+            for connection in connections:
+                await pool.release(connection)
+        return len(connections)
+
+    def _build_async_client(self) -> tuple[Any, Any]:
+        with self._aclients_lock:
+            kwargs = self._call_kwargs()
+            # In asyncio a timeout also counts the time the loop was busy with other callers; a burst of
+            # callers opening the pool at once would time out connects that took microseconds. The check
+            # budget (asyncio.timeout below) still bounds every call.
+            kwargs["socket_connect_timeout"] = self._budget_s
+            if self.settings.sentinels:
+                sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                    _parse_sentinels(self.settings.sentinels),
+                    sentinel_kwargs=self._sentinel_kwargs(),
+                    **kwargs,
+                )
+                client = sentinel.master_for(self.settings.sentinel_service)
+            else:
+                assert self.url is not None
+                pool = redis.asyncio.BlockingConnectionPool.from_url(
+                    self.url, max_connections=self.settings.pool_size, timeout=self._budget_s, **kwargs
+                )
+                client = redis.asyncio.Redis(connection_pool=pool)
+            return (client, client.register_script(LOOKUP))
+
+    # -- call path ---------------------------------------------------------------------------------
+
+    def _args(self, number: PhoneNumber, ingress: str | None, state: SnapshotState | None) -> list[str]:
+        return [
+            self.keys.prefix,
+            number.block,
+            number.national,
+            number.e164,
+            ingress or "",
+            "0" if ingress is None else "1",
+            state.static if state is not None else "",
+        ]
+
+    def _current_snapshot(self) -> SnapshotState | None:
+        return self.snapshot.state if (self._use_snapshot and self.snapshot is not None) else None
+
+    def lookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        metrics = self.metrics
+        metrics.lookups += 1
+        breaker = self.breaker
+        if not breaker.allow():
+            return self._fallback(number, ingress, text)
+        state = self._current_snapshot()
+        args = self._args(number, ingress, state)
+        deadline = self.clock() + self._budget_s
+        attempt = 0
+        while True:
+            try:
+                raw = self._script(keys=[self.keys.live], args=args)
+            except redis.TimeoutError:
+                metrics.timeouts += 1
+            except (redis.RedisError, OSError):
+                metrics.errors += 1
+            else:
+                breaker.success()
+                return self._facts(raw, number, ingress, text, state)
+            breaker.failure()
+            attempt += 1
+            if (
+                attempt > self.settings.retries
+                or self.clock() + self._command_s > deadline
+                or breaker.state is not BreakerState.CLOSED
+            ):
+                return self._fallback(number, ingress, text)
+
+    async def alookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        metrics = self.metrics
+        metrics.lookups += 1
+        breaker = self.breaker
+        if not breaker.allow():
+            return self._fallback(number, ingress, text)
+        state = self._current_snapshot()
+        args = self._args(number, ingress, state)
+        start = self.clock()
+        deadline = start + self._budget_s
+        attempt = 0
+        while True:
+            try:
+                _client, script = self._async_client()
+                async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
+                    raw = await script(keys=[self.keys.live], args=args)
+            except (TimeoutError, redis.TimeoutError):
+                metrics.timeouts += 1
+            except (redis.RedisError, OSError):
+                metrics.errors += 1
+            else:
+                breaker.success()
+                return self._facts(raw, number, ingress, text, state)
+            breaker.failure()
+            attempt += 1
+            if (
+                attempt > self.settings.retries
+                or self.clock() + self._command_s > deadline
+                or breaker.state is not BreakerState.CLOSED
+            ):
+                return self._fallback(number, ingress, text)
+
+    def _fallback(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        if self.fail_policy == "snapshot" and self.snapshot is not None:
+            state = self.snapshot.state
+            if state is not None:
+                self.metrics.snapshot_answers += 1
+                return replace(state.tables.facts(number, ingress, text), from_snapshot=True)
+        self.metrics.unavailable_answers += 1
+        return Facts.unavailable(text, number, ingress, self._last_version)
+
+    def _operator(self, role: Role, ref: str, raw: str | None) -> OperatorFacts:
+        if raw is None:
+            return OperatorFacts(role, "", ref, None)
+        op = self._decoded.get(raw)
+        if op is None:
+            if len(self._decoded) >= _DECODE_CACHE_MAX:
+                self._decoded.clear()
+            op = codec.decode_resolved(raw)
+            self._decoded[raw] = op
+        return OperatorFacts.of(role, op)
+
+    def _facts(
+        self, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str, state: SnapshotState | None
+    ) -> Facts:
+        version = raw[0]
+        if version is None:
+            return _EMPTY.facts(number, ingress, text)
+        self._last_version = version
+        susp = raw[2]
+        suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
+        if len(raw) == 3:
+            assert state is not None
+            facts = state.tables.facts(number, ingress, text)
+            return replace(facts, suspension=suspension, data_version=version)
+        if state is not None and self.snapshot is not None:
+            self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
+        block_raw, dref, djson, sref, sjson, iref, ijson = raw[3:10]
+        block = codec.decode_block(number.block, block_raw) if block_raw is not None else None
+        return Facts(
+            input=text,
+            number=number,
+            block=block,
+            designated=self._operator(Role.DESIGNATED, dref, djson) if block is not None else None,
+            serving=self._operator(Role.SERVING, sref, sjson) if sref is not None else None,
+            ingress_peer=ingress,
+            ingress=self._operator(Role.INGRESS, iref, ijson) if iref is not None else None,
+            suspension=suspension,
+            data_version=version,
+        )
+
+    # -- admin path --------------------------------------------------------------------------------
+
+    def publish(self, parts: Mapping[Component, Part]) -> str:
+        try:
+            version = loader.publish(self._admin, self.keys, parts, self.settings.gc_grace_ms)
+        except redis.RedisError as exc:
+            names = ", ".join(c.value for c in parts)
+            raise StoreError(f"publishing {names} to Redis failed: {exc}") from exc
+        self._last_version = version
+        return version
+
+    def _suspend_call(self, op: str, args: list[str]) -> int:
+        argv = [self.keys.prefix, self.keys.events, op, *args]
+        result = int(self._suspend(keys=[self.keys.live], args=argv))
+        if result < 0:
+            # No live version, or one without a suspensions component yet: create an empty one first.
+            self.publish({Component.SUSPENSIONS: Part(Component.SUSPENSIONS, ())})
+            result = int(self._suspend(keys=[self.keys.live], args=argv))
+        return result
+
+    def add_suspensions(self, items: Iterable[Suspension]) -> int:
+        total = 0
+        batch: list[str] = []
+        try:
+            for s in items:
+                batch += [s.number, codec.encode_suspension(s)]
+                if len(batch) >= 2 * _SUSPEND_BATCH:
+                    total += self._suspend_call("add", batch)
+                    batch = []
+            if batch:
+                total += self._suspend_call("add", batch)
+        except redis.RedisError as exc:
+            raise StoreError(f"adding suspensions failed after {total}: {exc}") from exc
+        return total
+
+    def remove_suspensions(self, numbers: Iterable[str]) -> int:
+        total = 0
+        batch: list[str] = []
+        try:
+            for n in numbers:
+                batch.append(n)
+                if len(batch) >= _SUSPEND_BATCH:
+                    total += self._suspend_call("remove", batch)
+                    batch = []
+            if batch:
+                total += self._suspend_call("remove", batch)
+        except redis.RedisError as exc:
+            raise StoreError(f"removing suspensions failed after {total}: {exc}") from exc
+        return total
+
+    def part(self, component: Component) -> Part:
+        try:
+            _version, manifest = loader.live_manifest(self._admin, self.keys)
+            return loader.read_part(self._admin, self.keys, manifest, component)
+        except redis.RedisError as exc:
+            raise StoreError(f"reading {component.value} from Redis failed: {exc}") from exc
+
+    def status(self) -> DataStatus:
+        try:
+            version, manifest = loader.live_manifest(self._admin, self.keys)
+            components = []
+            for component in Component:
+                meta_raw = manifest.get(component.value + ".meta")
+                meta = codec.decode_meta(component, meta_raw)
+                cv = manifest.get(component.value, "")
+                count = codec.meta_count(meta_raw)
+                if component is Component.SUSPENSIONS and cv:
+                    count = int(self._admin.hlen(self.keys.component(component, cv)))
+                components.append(
+                    ComponentStatus(component, cv, count, meta.as_of, meta.loaded_at, meta.sources)
+                )
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the data status from Redis failed: {exc}") from exc
+        return DataStatus(version, tuple(components), self.backend)
+
+    def memory_bytes(self) -> int:
+        """``used_memory`` of the server (benchmarks, status)."""
+        info = self._admin.info("memory")
+        return int(info["used_memory"])
+
+    def close(self) -> None:
+        if self.snapshot is not None:
+            self.snapshot.stop()
+        for client in (self._client, self._admin):
+            client.close()
+            client.connection_pool.disconnect()
+        # Async clients belong to their loops; drop them (a closed loop cannot run aclose()).
+        self._aclients.clear()
+
+    async def aclose(self) -> None:
+        """Close this loop's async client (call before the loop ends to release its sockets)."""
+        loop = asyncio.get_running_loop()
+        found = self._aclients.pop(loop, None)
+        if found is not None:
+            await found[0].aclose()

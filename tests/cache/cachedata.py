@@ -1,0 +1,125 @@
+"""Test data and settings for the Redis cache tests (imported by the tests and by bench/)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sipcheck.cache import RedisStore
+from sipcheck.model import (
+    Block,
+    Certification,
+    CertStatus,
+    Component,
+    Operator,
+    Part,
+    Suspension,
+    Trunk,
+    Wholesale,
+)
+from sipcheck.numbers import NumberKind
+from sipcheck.settings import RedisSettings
+
+
+def varied_parts() -> dict[Component, Part]:
+    """A small data set touching every rule of `TableSet.facts`.
+
+    Operators referenced by id, legal name (full-width), alias, corporate
+    number and by nobody-knows-this name; certifications of every status,
+    one matched by name only and one for an operator not in the operator
+    list; wholesale at several prefix lengths (including one back to the
+    designated operator, which must not count as serving); trunks.
+    """
+    ops = (
+        Operator("kddi", "ＫＤＤＩ株式会社", ("KDDI",), "9011101031552"),
+        Operator("ntte", "東日本電信電話株式会社", ("NTT東日本",), "8011101028104"),
+        Operator("cloudx", "クラウドエックス株式会社", ("CloudX",)),
+        Operator("revo", "リボーク通信株式会社"),
+        Operator("prov", "プロビジョナル株式会社"),
+    )
+    certs = (
+        Certification("kddi", CertStatus.CERTIFIED, date(2026, 2, 1), date(2028, 1, 31), "R1"),
+        Certification("東日本電信電話株式会社", CertStatus.CERTIFIED, date(2026, 2, 1), None, "R1"),
+        Certification("revo", CertStatus.REVOKED, None, None, "R1"),
+        Certification("x", CertStatus.PROVISIONAL, None, None, "R2", name="プロビジョナル株式会社"),
+        Certification("ghost-op", CertStatus.EXPIRED, date(2024, 1, 1), date(2025, 1, 1), "R0", "幽霊通信"),
+        Certification("old", CertStatus.CERTIFIED, date(2020, 1, 1), date(2021, 1, 1), "R0", "期限切れ"),
+    )
+    blocks = (
+        Block("031234", NumberKind.FIXED, "東日本電信電話株式会社"),
+        Block("031235", NumberKind.FIXED, "NTT東日本"),
+        Block("0501234", NumberKind.IP, "KDDI株式会社"),
+        Block("0501235", NumberKind.IP, "kddi"),
+        Block("0501236", NumberKind.IP, "9011101031552", in_use=False),
+        Block("0501237", NumberKind.IP, "知らない通信"),
+        Block("0501238", NumberKind.IP, "revo"),
+        Block("0120123", NumberKind.TOLL_FREE, "プロビジョナル株式会社"),
+        Block("080123", NumberKind.MOBILE, "幽霊通信"),
+        Block("090123", NumberKind.MOBILE, "期限切れ"),
+    )
+    wholesale = (
+        Wholesale("0501234", "cloudx"),
+        Wholesale("05012345", "revo"),
+        Wholesale("05012346789", "ＫＤＤＩ株式会社"),  # back to the designated operator: not serving
+        Wholesale("0501237", "不明な卸先"),
+        Wholesale("0312345678", "CloudX"),
+    )
+    trunks = (
+        Trunk("10.0.0.1", "kddi"),
+        Trunk("peer-cloudx", "CloudX"),
+        Trunk("peer-unknown", "誰か"),
+        Trunk("peer-revo", "revo"),
+    )
+    suspensions = (
+        Suspension("+815012341111", datetime(2026, 3, 1, 9, 0), "REF-1", "police"),
+        Suspension("+81312345679"),
+        Suspension("+819012345678", None, "REF-3", None),
+    )
+    return {
+        Component.OPERATORS: Part(Component.OPERATORS, ops, as_of=date(2026, 4, 1), sources=("ops.csv",)),
+        Component.CERTIFICATIONS: Part(Component.CERTIFICATIONS, certs, as_of=date(2026, 4, 2)),
+        Component.BLOCKS: Part(Component.BLOCKS, blocks, as_of=date(2024, 9, 16), sources=("mic.csv",)),
+        Component.WHOLESALE: Part(Component.WHOLESALE, wholesale),
+        Component.TRUNKS: Part(Component.TRUNKS, trunks),
+        Component.SUSPENSIONS: Part(Component.SUSPENSIONS, suspensions),
+    }
+
+
+def numbers_for(parts: dict[Component, Part]) -> list[str]:
+    """Numbers in and around every block, wholesale prefix and suspension of ``parts``."""
+    out: set[str] = set()
+    lengths = {"03": 10, "050": 11, "012": 10, "080": 11, "090": 11}
+    for record in parts[Component.BLOCKS].records:
+        assert isinstance(record, Block)
+        length = next(v for k, v in lengths.items() if record.prefix.startswith(k))
+        for tail in ("0", "1", "5", "9"):
+            out.add((record.prefix + tail * 10)[:length])
+            out.add((record.prefix[:-1] + "9" + tail * 10)[:length])  # neighbouring block
+    for record in parts[Component.WHOLESALE].records:
+        assert isinstance(record, Wholesale)
+        length = next(v for k, v in lengths.items() if record.prefix.startswith(k))
+        out.add((record.prefix + "7777777777")[:length])
+    for record in parts[Component.SUSPENSIONS].records:
+        assert isinstance(record, Suspension)
+        out.add(record.number)
+    out.add("+14155550100")  # international
+    return sorted(out)
+
+
+def fast_settings(url: str | None, **overrides: object) -> RedisSettings:
+    values: dict[str, object] = {
+        "url": url,
+        "connect_timeout_ms": 50,
+        "command_timeout_ms": 50,
+        "check_budget_ms": 100,
+        "breaker_failures": 3,
+        "breaker_reset_ms": 200,
+        "breaker_min_span_ms": 20,
+        "gc_grace_ms": 0,
+        "local_snapshot": False,
+    }
+    values.update(overrides)
+    return RedisSettings.model_validate(values)
+
+
+StoreFactory = Callable[..., RedisStore]
