@@ -1,6 +1,7 @@
 """``sipcheck tone``: list, render and verify identification-tone profiles.
 
-Exit codes: 0 success (verify: the tone passed), 1 verify failed, 4 bad
+Exit codes: 0 success (verify: the tone passed), 1 verify failed, 3 verify
+inconclusive (too much of the tone was lost to judge: place the call again), 4 bad
 input or usage. Bad input prints one line naming the file and the problem.
 """
 
@@ -14,7 +15,9 @@ from typing import Any
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
+EXIT_INCONCLUSIVE = 3
 EXIT_ERROR = 4
+EXIT_BY_OUTCOME = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 
 
 def _error(message: str) -> int:
@@ -110,7 +113,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         out["stream"] = audio.description
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        verdict = "PASS" if result.passed else "FAIL"
+        verdict = result.outcome.upper()
         offset = "" if result.start_offset_ms is None else f"; tone starts {result.start_offset_ms:+.0f} ms"
         print(
             f"{verdict} {args.file} against {profile.id} "
@@ -127,7 +130,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             )
         for failure in result.failures:
             print(f"  {failure.code}: {failure.message}")
-    return EXIT_PASS if result.passed else EXIT_FAIL
+        for item in result.inconclusive:
+            print(f"  {item.code}: {item.message}")
+    return EXIT_BY_OUTCOME[result.outcome]
 
 
 def register(subparsers: Any) -> None:

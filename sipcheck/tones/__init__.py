@@ -17,8 +17,10 @@ Typical use by the SIP agent::
     result = tones.validate_file("call.wav", profile, offset_ms=0)
     # or with samples in memory (float, full scale 1.0):
     result = tones.validate_audio(samples, 8000, profile, call_start_s=0.0)
-    if not result.passed:
+    if result.outcome == "fail":                               # "pass" | "fail" | "inconclusive"
         print([f.code for f in result.failures])
+    elif result.outcome == "inconclusive":                     # e.g. a burst lost to packet loss
+        print([i.code for i in result.inconclusive])           # re-run the call
 
 Levels follow one convention (see `sipcheck.tones.levels`): 0 dBm0 is a
 sine with peak 3.17 dB below 16-bit full scale, for µ-law and A-law alike.
@@ -40,17 +42,27 @@ from sipcheck.tones.profiles import (
     load_profile,
 )
 from sipcheck.tones.render import render, render_bytes, render_g711, render_g711_frames, render_pcm16
-from sipcheck.tones.validate import FAILURE_CODES, Failure, ValidationResult, validate, validate_audio
+from sipcheck.tones.validate import (
+    FAILURE_CODES,
+    INCONCLUSIVE_CODES,
+    Failure,
+    Inconclusive,
+    ValidationResult,
+    validate,
+    validate_audio,
+)
 from sipcheck.tones.verify import validate_file, validate_recording
 
 __all__ = [
     "FAILURE_CODES",
+    "INCONCLUSIVE_CODES",
     "Analysis",
     "AnalysisParams",
     "Audio",
     "AudioFormatError",
     "Codec",
     "Failure",
+    "Inconclusive",
     "ParametricProfile",
     "Profile",
     "ProfileError",

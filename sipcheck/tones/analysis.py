@@ -54,6 +54,14 @@ class AnalysisParams:
     """A run is measured only if its median block ratio reaches this: cheap talk-off rejection."""
     bridge_ms: float = 10.0
     """Merge runs of the same tone separated by a hole up to this long (lost packets)."""
+    target_hz: tuple[float, ...] = ()
+    """The frequencies being looked for (the validator passes the profile's). A block whose strongest
+    peak lies within ±10 % of one is also tonal when that peak stands ``min_block_dominance_db`` above
+    every other 250 Hz band of the block: narrowband segmentation, which loud speech far from the
+    tone's frequency (babble under a beep) does not break. Empty: broadband criterion only."""
+    min_block_dominance_db: float = 6.0
+    min_run_dominance_db: float = 8.0
+    """A run found through ``target_hz`` is measured only if its median block dominance reaches this."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,18 @@ class ToneSegment:
     component_levels_dbm0: tuple[float, ...]
     level_dbm0: float
     tone_to_rest_db: float
+    """Broadband: the components' power over everything else in the burst's interior (0–4 kHz)."""
     frequency_drift_pct: float
     modulation_hz: float | None = None
     modulation_depth: float | None = None
     edge_loss_ms: tuple[float, float] = (0.0, 0.0)
     """Lost (concealed or silence-filled) audio near the start and end edges: their timing is uncertain."""
+    tone_dominance_db: float = math.inf
+    """Narrowband: the weakest component's power over the strongest other spectral band of the same
+    width (the ~±31 Hz analysis bandwidth) anywhere in 100–3800 Hz, in the burst's interior. What a
+    bank of narrowband detector filters sees: speech or babble far from the tone does not lower it."""
+    lost_fraction: float = 0.0
+    """Fraction of the burst (start to end) that was not received (known loss map only)."""
 
     @property
     def duration_ms(self) -> float:
@@ -86,6 +101,15 @@ class Analysis:
     call_start_s: float | None = None
     lost_fraction: float = 0.0
     params: AnalysisParams = field(default_factory=AnalysisParams)
+    lost_spans: tuple[tuple[float, float], ...] = ()
+    """Stretches (start, end in seconds) of audio that was not received, when a loss map was given."""
+
+    def lost_fraction_between(self, start_s: float, end_s: float) -> float:
+        """Fraction of [start_s, end_s) that was not received (0 without a loss map)."""
+        if end_s <= start_s:
+            return 0.0
+        covered = sum(max(0.0, min(end_s, b) - max(start_s, a)) for a, b in self.lost_spans)
+        return min(1.0, covered / (end_s - start_s))
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,11 @@ def _block_stage(x: FloatArray, params: AnalysisParams) -> list[_Run]:
     ratio_db = np.zeros(n_blocks)
     sig = np.full((n_blocks, k_max), -100, dtype=np.int64)
     offsets = np.arange(-2, 3)
+    bin_hz = ANALYSIS_RATE / _BLOCK
+    targets = np.asarray(params.target_hz, dtype=np.float64)
+    near_hz = 0.1 * targets + bin_hz / 2
+    near = np.zeros(n_blocks, dtype=np.bool_)
+    dom_db = np.zeros(n_blocks)
     for c0 in range(0, n_blocks, _CHUNK_BLOCKS):
         frames = frames_all[c0 : c0 + _CHUNK_BLOCKS]
         power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2 * scale
@@ -137,7 +166,21 @@ def _block_stage(x: FloatArray, params: AnalysisParams) -> list[_Run]:
             cols = np.clip(k[:, None] + offsets - _LO_BIN, 0, search.shape[1] - 1)
             search[rows[:, None], cols] = -1.0
         rest = np.maximum(total - tone, 1e-30)
-        tonal[c0 : c0 + len(power)] = (tone >= floor) & (tone >= min_ratio * rest)
+        is_tonal = (tone >= floor) & (tone >= min_ratio * rest)
+        if targets.size:
+            # Narrowband route: the strongest peak near a wanted frequency, over the strongest other
+            # 5-bin band (tone lobes are masked to -1 in ``search``).
+            k0 = bins[:, 0]
+            near_t = np.any(np.abs(k0[:, None] * bin_hz - targets[None, :]) <= near_hz[None, :], axis=1)
+            oc = np.concatenate(
+                (np.zeros((len(power), 1)), np.cumsum(np.maximum(search, 0.0), axis=1)), axis=1
+            )
+            other = np.max(oc[:, 5:] - oc[:, :-5], axis=1)
+            dom = 10.0 * np.log10(np.maximum(strongest, 1e-30) / np.maximum(other, 1e-30))
+            is_tonal |= (tone >= floor) & near_t & (dom >= params.min_block_dominance_db)
+            near[c0 : c0 + len(power)] = near_t
+            dom_db[c0 : c0 + len(power)] = dom
+        tonal[c0 : c0 + len(power)] = is_tonal
         ratio_db[c0 : c0 + len(power)] = 10.0 * np.log10(np.maximum(tone, 1e-30) / rest)
         sig[c0 : c0 + len(power)] = np.sort(bins, axis=1)
     same = np.all(np.abs(np.diff(sig, axis=0)) <= 1, axis=1)
@@ -146,20 +189,30 @@ def _block_stage(x: FloatArray, params: AnalysisParams) -> list[_Run]:
     ends = np.flatnonzero(tonal & np.concatenate((~cont, [True])))
     runs: list[_Run] = []
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        if runs and np.all(np.abs(sig[runs[-1].last] - sig[s]) <= 1):
-            prev = runs[-1]
-            # A block holding any tone looks tonal, so a hole of n quiet blocks is ~n*10+20 ms long.
-            if (s - prev.last - 1) * 10.0 + 20.0 <= params.bridge_ms:
-                runs[-1] = _Run(prev.first, e, prev.bins)
-                continue
-        runs.append(_Run(s, e, tuple(int(b) for b in sig[s] if b >= 0)))
+        # Bridge to the latest earlier run of the same tone, even past runs of other peaks in between
+        # (a loud syllable can out-peak the tone for a block or two).
+        # A block holding any tone looks tonal, so a hole of n quiet blocks is ~n*10+20 ms long.
+        bridged = False
+        for back in range(len(runs) - 1, max(-1, len(runs) - 4), -1):
+            prev = runs[back]
+            if (s - prev.last - 1) * 10.0 + 20.0 > params.bridge_ms:
+                break
+            if np.all(np.abs(sig[prev.last] - sig[s]) <= 1):
+                runs[back] = _Run(prev.first, e, prev.bins)
+                bridged = True
+                break
+        if not bridged:
+            runs.append(_Run(s, e, tuple(int(b) for b in sig[s] if b >= 0)))
     min_blocks = max(1, math.ceil((params.min_duration_ms - 20.0) / 10.0))
     out = []
     for r in runs:
         if r.last - r.first + 1 < min_blocks:
             continue
         ok = tonal[r.first : r.last + 1]
-        if float(np.median(ratio_db[r.first : r.last + 1][ok])) < params.min_run_ratio_db:
+        if float(np.median(ratio_db[r.first : r.last + 1][ok])) < params.min_run_ratio_db and not (
+            bool(np.all(near[r.first : r.last + 1][ok]))
+            and float(np.median(dom_db[r.first : r.last + 1][ok])) >= params.min_run_dominance_db
+        ):
             continue
         main = sig[r.first : r.last + 1, -1][ok]  # sorted: the last column is always present
         if int(main.max() - main.min()) > 2:  # the peak wandered > 100 Hz: a glide, not a tone
@@ -202,6 +255,23 @@ def _peaks(power: FloatArray, bin_hz: float, lobe: int, max_k: int) -> list[tupl
         out.append(((k + delta) * bin_hz, band))
         search[max(0, k - lobe) : k + lobe + 1] = -1.0
     return out
+
+
+def _dominance_db(power: FloatArray, bin_hz: float, lobe: int, peaks: list[tuple[float, float]]) -> float:
+    """The weakest peak's band power over the strongest other band of the same width (2·lobe+1 bins)
+    in 100–3800 Hz, skipping two lobe widths around every peak (its own leakage)."""
+    lo, hi = int(100 / bin_hz), min(len(power), int(3800 / bin_hz))
+    other = power.copy()
+    other[:lo] = 0.0
+    other[hi:] = 0.0
+    for f, _ in peaks:
+        c = round(f / bin_hz)
+        other[max(0, c - 2 * lobe) : c + 2 * lobe + 1] = 0.0
+    w = 2 * lobe + 1
+    cum = np.concatenate(([0.0], np.cumsum(other)))
+    strongest_other = float(np.max(cum[w:] - cum[:-w])) if len(cum) > w else 0.0
+    weakest = min(p for _, p in peaks)
+    return 10.0 * math.log10(max(weakest, 1e-30) / max(strongest_other, 1e-30))
 
 
 def _moving_average(z: npt.NDArray[np.complex128], n: int) -> npt.NDArray[np.complex128]:
@@ -277,7 +347,7 @@ def _modulation(env: FloatArray) -> tuple[float | None, float | None]:
     return k * rate / nfft, depth
 
 
-def _measure(x: FloatArray, run: _Run, lost: BoolArray | None, max_k: int) -> ToneSegment | None:
+def _measure(x: FloatArray, run: _Run, lost: BoolArray | None, max_k: int, min_dip: int) -> list[ToneSegment]:
     lo = max(0, run.first * _HOP - _HOP)
     hi = min(len(x), run.last * _HOP + _BLOCK + _HOP)
     region = x[lo:hi]
@@ -293,8 +363,48 @@ def _measure(x: FloatArray, run: _Run, lost: BoolArray | None, max_k: int) -> To
             main_bb = bb
     core = env_power[_BLOCK : max(_BLOCK + 1, len(env_power) - _BLOCK)]
     thr = 0.25 * float(np.median(core if len(core) else env_power))
-    a = _crossing(env_power, thr, rising=True)
-    b = _crossing(env_power, thr, rising=False)
+    out = []
+    for s0, s1 in _stretches(env_power >= thr, None if lost is None else lost[lo:hi], min_dip):
+        a = s0 + _crossing(env_power[s0:s1], thr, rising=True)
+        b = s0 + _crossing(env_power[s0:s1], thr, rising=False)
+        if s0 > 0 and env_power[s0 - 1] < thr:  # interpolate across the sample before the stretch
+            a = s0 - float(env_power[s0] - thr) / max(float(env_power[s0] - env_power[s0 - 1]), 1e-30)
+        if s1 < len(env_power) and env_power[s1] < thr:
+            b = s1 - 1 + float(env_power[s1 - 1] - thr) / max(float(env_power[s1 - 1] - env_power[s1]), 1e-30)
+        seg = _measure_span(x, lo, region, main_bb, a, b, lost, max_k)
+        if seg is not None:
+            out.append(seg)
+    return out
+
+
+def _stretches(above: BoolArray, lost: BoolArray | None, min_dip: int) -> list[tuple[int, int]]:
+    """[start, stop) stretches where the envelope is above threshold, joined across dips shorter than
+    ``min_dip`` samples (the bridge: modulation troughs, short fades) or mostly made of lost audio
+    (unknown, so no evidence of a gap). A longer real dip splits: a loud syllable at the tone's
+    frequency can fill the gap between two bursts at block resolution."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], above.astype(np.int8), [0]))))
+    spans: list[tuple[int, int]] = []
+    for s0, s1 in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if spans:
+            p0, p1 = spans[-1]
+            dip_lost = lost is not None and float(np.mean(lost[p1:s0])) >= 0.5
+            if s0 - p1 < min_dip or dip_lost:
+                spans[-1] = (p0, s1)
+                continue
+        spans.append((s0, s1))
+    return [(s0, s1) for s0, s1 in spans if s1 - s0 >= 16]
+
+
+def _measure_span(
+    x: FloatArray,
+    lo: int,
+    region: FloatArray,
+    main_bb: npt.NDArray[np.complex128],
+    a: float,
+    b: float,
+    lost: BoolArray | None,
+    max_k: int,
+) -> ToneSegment | None:
     if b - a < 16:
         return None
     start, end = lo + a, lo + b
@@ -326,6 +436,12 @@ def _measure(x: FloatArray, run: _Run, lost: BoolArray | None, max_k: int) -> To
         modulation_hz=mod_hz,
         modulation_depth=mod_depth,
         edge_loss_ms=(_edge_loss(lost, start), _edge_loss(lost, end)),
+        tone_dominance_db=_dominance_db(power, bin_hz, lobe, peaks),
+        lost_fraction=(
+            float(np.mean(lost[int(start) : max(int(start) + 1, int(end))]))
+            if lost is not None and len(lost)
+            else 0.0
+        ),
     )
 
 
@@ -356,14 +472,26 @@ def analyse(
             idx = np.minimum((np.arange(len(x)) * sample_rate) // ANALYSIS_RATE, len(lost_mask) - 1)
             lost_mask = lost_mask[idx]
     segments = []
+    min_dip = max(80, int(params.bridge_ms * ANALYSIS_RATE / 1000))
     for run in _block_stage(x, params):
-        seg = _measure(x, run, lost_mask, params.max_components)
-        if seg is not None and seg.duration_ms >= params.min_duration_ms:
-            segments.append(seg)
+        for seg in _measure(x, run, lost_mask, params.max_components, min_dip):
+            if seg.duration_ms >= params.min_duration_ms:
+                segments.append(seg)
     return Analysis(
-        segments=tuple(segments),
+        segments=tuple(sorted(segments, key=lambda seg: seg.start_s)),
         duration_s=len(x) / ANALYSIS_RATE,
         call_start_s=call_start_s,
         lost_fraction=float(np.mean(lost_mask)) if lost_mask is not None and len(lost_mask) else 0.0,
         params=params,
+        lost_spans=_spans(lost_mask),
+    )
+
+
+def _spans(mask: BoolArray | None) -> tuple[tuple[float, float], ...]:
+    if mask is None or not mask.any():
+        return ()
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return tuple(
+        (a / ANALYSIS_RATE, b / ANALYSIS_RATE)
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
     )

@@ -81,7 +81,13 @@ class Tolerances(_Model):
     )
     min_level_dbm0: float = Field(default=-45.0, description="quieter components count as absent")
     min_tone_to_rest_db: float = Field(
-        default=6.0, description="tone power over everything else in the segment's window"
+        default=0.0,
+        description="broadband: tone power over everything else (0–4 kHz) in the segment's window",
+    )
+    min_tone_dominance_db: float = Field(
+        default=10.0,
+        description="narrowband: every tone component over the strongest other spectral band of the "
+        "same (~62 Hz) width in the segment's window",
     )
     max_start_delay_ms: float | None = Field(
         default=1000.0, ge=0.0, description="latest first-segment start after call start; null: not checked"

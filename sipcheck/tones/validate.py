@@ -42,6 +42,12 @@ FAILURE_CODES: tuple[str, ...] = get_args(FailureCode)
 PAIRING_PCT = 10.0
 MAX_ANCHORS = 16
 CallStartSource = Literal["sip-200-ok", "user", "file-start"]
+InconclusiveCode = Literal["lost_packets"]
+INCONCLUSIVE_CODES: tuple[str, ...] = get_args(InconclusiveCode)
+Outcome = Literal["pass", "fail", "inconclusive"]
+LOST_INCONCLUSIVE = 0.5
+"""An expected burst whose span (nominal or as measured) is at least this much lost audio cannot be
+verified either way: it makes the result inconclusive instead of failing or passing it."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,17 @@ class Failure:
     code: FailureCode
     message: str
     burst: int | None = None
+
+
+@dataclass(frozen=True)
+class Inconclusive:
+    """Why part of the tone could not be judged. ``lost_fraction``: share of the burst's span that was
+    not received (``lost_packets``)."""
+
+    code: InconclusiveCode
+    message: str
+    burst: int | None = None
+    lost_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -68,11 +85,20 @@ class BurstCheck:
     start_offset_ms: float | None = None
     """Start relative to the call start."""
     failures: tuple[Failure, ...] = ()
+    lost_fraction: float = 0.0
+    """Share of the burst's span (nominal or measured, whichever is longer) not received."""
+    inconclusive: Inconclusive | None = None
 
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """The verdict on a received tone; ``passed`` is True exactly when ``failures`` is empty."""
+    """The verdict on a received tone.
+
+    ``outcome`` is ``"fail"`` when anything that was received contradicts the profile (``failures``),
+    else ``"inconclusive"`` when a burst could not be verified because its audio was lost
+    (``inconclusive``, e.g. ``lost_packets``: re-run the call), else ``"pass"``. ``passed`` is True
+    only for ``"pass"``.
+    """
 
     profile_id: str
     passed: bool
@@ -84,15 +110,28 @@ class ValidationResult:
     analysis: Analysis | None = None
     reference: ReferenceMatch | None = None
     unmatched_segments: tuple[ToneSegment, ...] = field(default=())
+    inconclusive: tuple[Inconclusive, ...] = ()
 
     @property
     def failure_codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.failures)
 
+    @property
+    def outcome(self) -> Outcome:
+        if self.failures:
+            return "fail"
+        return "inconclusive" if self.inconclusive else "pass"
+
+    @property
+    def inconclusive_codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.inconclusive)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json``)."""
         out = asdict(self)
         out["failure_codes"] = list(self.failure_codes)
+        out["outcome"] = self.outcome
+        out["inconclusive_codes"] = list(self.inconclusive_codes)
         cleaned: dict[str, Any] = _finite(out)
         return cleaned
 
@@ -111,10 +150,12 @@ class _Common:
         bursts: tuple[BurstCheck, ...] = (),
         start_offset_ms: float | None = None,
         unmatched: tuple[ToneSegment, ...] = (),
+        inconclusive: tuple[Inconclusive, ...] = (),
     ) -> ValidationResult:
         return ValidationResult(
             profile_id=self.profile_id,
-            passed=not failures,
+            passed=not failures and not inconclusive,
+            inconclusive=inconclusive,
             failures=failures,
             bursts=bursts,
             call_start_s=self.call_start_s,
@@ -154,7 +195,8 @@ def params_for(profile: ParametricProfile) -> AnalysisParams:
         bridge_ms=bridge,
         min_duration_ms=min(30.0, shortest / 2),
         min_level_dbm0=min(-50.0, profile.tolerances.min_level_dbm0),
-        min_run_ratio_db=min(4.0, profile.tolerances.min_tone_to_rest_db - 2.0),
+        min_run_ratio_db=4.0,
+        target_hz=tuple(sorted({c.frequency_hz for s in profile.segments for c in s.components})),
     )
 
 
@@ -252,6 +294,15 @@ def _check_burst(
                 i,
             )
         )
+    if seg.tone_dominance_db < tol.min_tone_dominance_db:
+        fails.append(
+            Failure(
+                "tone_to_rest_too_low",
+                f"{label}: tone only {seg.tone_dominance_db:.1f} dB above the strongest other spectral "
+                f"component (minimum {tol.min_tone_dominance_db:g} dB)",
+                i,
+            )
+        )
     if s.modulation is not None:
         if seg.modulation_hz is None:
             fails.append(
@@ -316,12 +367,29 @@ def validate(
             for e in expected[: len(profile.segments)]
         )
         found = "; found " + ", ".join(_describe(s) for s in segments[:5]) if segments else "; no tone at all"
+        window_end = start + ((profile.tolerances.max_start_delay_ms or 0.0) + profile.total_ms()) / 1000.0
+        lost = analysis.lost_fraction_between(start, window_end)
+        if lost >= LOST_INCONCLUSIVE:
+            unsure = Inconclusive(
+                "lost_packets",
+                f"no tone found, but {lost:.0%} of the audio where it belongs was not received (packet loss)",
+                None,
+                lost,
+            )
+            return common.result(failures=(), unmatched=tuple(segments), inconclusive=(unsure,))
         failure = Failure("tone_not_found", f"no tone near {want} (±{PAIRING_PCT:g} %){found}")
         return common.result(failures=(failure,), unmatched=tuple(segments))
     # Speech or noise before the tone can resemble a burst: try every plausible alignment (earliest
     # first) and keep the one that explains the most bursts with the fewest failures.
     results = [_judge(a, segments, profile, start, common) for a in sorted(anchors)[:MAX_ANCHORS]]
-    return min(results, key=lambda r: (r.failure_codes.count("segment_missing"), len(r.failures)))
+    return min(
+        results,
+        key=lambda r: (
+            r.failure_codes.count("segment_missing") + len(r.inconclusive),
+            len(r.failures),
+            len(r.inconclusive),
+        ),
+    )
 
 
 MAX_LOSS_HOLE_S = 0.2
@@ -380,6 +448,7 @@ def _judge(
     used: set[int] = set()
     checks: list[BurstCheck] = []
     failures: list[Failure] = []
+    inconclusive: list[Inconclusive] = []
     prev: ToneSegment | None = None
     for i, exp in enumerate(expected):
         predicted = anchor + exp.start_ms / 1000.0
@@ -389,11 +458,14 @@ def _judge(
             for ns, seg in _candidates(segments, used, exp)
             if abs(seg.start_s - predicted) <= window
         ]
+        nominal_end = predicted + exp.segment.duration_ms / 1000.0
         if not candidates:
             comps = "+".join(f"{c.frequency_hz:g}" for c in exp.segment.components)
+            lost = common.analysis.lost_fraction_between(predicted, nominal_end)
             failure = Failure(
                 "segment_missing", f"burst {i + 1}: no {comps} Hz tone near {predicted:.3f} s", i
             )
+            unsure = _lost_packets(i, lost) if lost >= LOST_INCONCLUSIVE else None
             checks.append(
                 BurstCheck(
                     i,
@@ -402,15 +474,24 @@ def _judge(
                     exp.segment.duration_ms,
                     tuple(c.level_dbm0 for c in exp.segment.components),
                     None,
-                    failures=(failure,),
+                    failures=() if unsure else (failure,),
+                    lost_fraction=lost,
+                    inconclusive=unsure,
                 )
             )
-            failures.append(failure)
+            if unsure:
+                inconclusive.append(unsure)
+            else:
+                failures.append(failure)
             prev = None
             continue
         _, chosen, seg = min(candidates, key=lambda c: c[0])
         used.update(chosen)
         check = _check_burst(i, exp, seg, profile, start)
+        lost = max(
+            common.analysis.lost_fraction_between(predicted, nominal_end),
+            common.analysis.lost_fraction_between(seg.start_s, seg.end_s),
+        )
         extra: list[Failure] = []
         if prev is not None and i > 0:
             nominal_gap = expected[i - 1].segment.gap_ms
@@ -429,8 +510,11 @@ def _judge(
                         i,
                     )
                 )
-        if extra:
-            check = BurstCheck(**{**check.__dict__, "failures": check.failures + tuple(extra)})
+        check = replace(check, failures=check.failures + tuple(extra), lost_fraction=lost)
+        if lost >= LOST_INCONCLUSIVE:
+            # Most of this burst never arrived: what was measured cannot fail (or pass) it.
+            check = replace(check, failures=(), inconclusive=_lost_packets(i, lost))
+            inconclusive.append(_lost_packets(i, lost))
         checks.append(check)
         failures.extend(check.failures)
         prev = seg
@@ -456,12 +540,26 @@ def _judge(
             and s.edge_loss_ms == (0.0, 0.0)
             and s.duration_ms >= min(40.0, shortest / 2)
             and s.tone_to_rest_db >= profile.tolerances.min_tone_to_rest_db
+            and s.tone_dominance_db >= profile.tolerances.min_tone_dominance_db
         ):
             failures.append(
                 Failure("unexpected_segment", f"unexpected tone {_describe(s)} inside the pattern")
             )
     return common.result(
-        failures=tuple(failures), bursts=tuple(checks), start_offset_ms=offset_ms, unmatched=unmatched
+        failures=tuple(failures),
+        bursts=tuple(checks),
+        start_offset_ms=offset_ms,
+        unmatched=unmatched,
+        inconclusive=tuple(inconclusive),
+    )
+
+
+def _lost_packets(burst: int, lost: float) -> Inconclusive:
+    return Inconclusive(
+        "lost_packets",
+        f"burst {burst + 1}: {lost:.0%} of it was not received (packet loss); it cannot be verified",
+        burst,
+        lost,
     )
 
 

@@ -98,3 +98,22 @@ def test_real_subprocess(tmp_path: Path) -> None:
     assert "PASS" in done.stdout and "sip-200-ok" in done.stdout
     wrong = subprocess.run([*cmd, "verify", str(out), "--profile", "jp-busy"], capture_output=True, text=True)
     assert wrong.returncode == 1
+
+
+def test_verify_of_a_pcap_that_lost_a_whole_burst_is_inconclusive(tmp_path: Path) -> None:
+    """A burst lost on the wire can be neither passed nor failed: exit 3 tells the tester to call again."""
+    from sipcheck.tones import pcap, render_g711
+    from sipcheck.tones.render import g711_pcap
+
+    full = g711_pcap(render_g711(load_profile("example-call-start"), "pcmu"), "pcmu")
+    datagrams = pcap.parse_capture(full)
+    answer = next(d.time for d in datagrams if d.payload.startswith(b"SIP/2.0 200"))
+    kept = [
+        (d.time, pcap.udp_frame(d.src, d.sport, d.dst, d.dport, d.payload))
+        for d in datagrams
+        # Drop the RTP packets of the second beep (250-410 ms after answer); keep SIP and the rest.
+        if not (d.payload[:1] == b"\x80" and 0.240 <= d.time - answer <= 0.420)
+    ]
+    path = tmp_path / "lossy.pcap"
+    path.write_bytes(pcap.pcap_bytes(kept))
+    assert main(["tone", "verify", str(path), "--profile", "example-call-start"]) == 3
