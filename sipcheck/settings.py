@@ -99,7 +99,12 @@ class SipSettings(BaseModel):
         "a relayed call takes two; more INVITEs get 503 + Retry-After from the front",
     )
     max_cps: float = Field(
-        default=10.0, gt=0, description="new INVITEs per second one agent admits; beyond, 503 + Retry-After"
+        default=10.0,
+        gt=0,
+        le=20,
+        description="new INVITEs per second one agent admits; beyond, 503 + Retry-After. At most 20: each "
+        "call opens RTP/RTCP sockets whose slots in pjsip's 64-handle select() queue are freed only "
+        "0.5 s after close, and an exhausted queue aborts the process",
     )
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on the agent's 503")
     rtp_port: int = Field(

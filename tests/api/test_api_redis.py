@@ -1,0 +1,63 @@
+"""The API over a real Redis: same verdicts as memory, and /readyz follows Redis going away and back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from conftest import api_client, api_settings, screener_for
+
+from sipcheck.cache import EmbeddedRedis, RedisStore
+from sipcheck.sample import sample_parts
+from sipcheck.settings import RedisSettings
+from sipcheck.store import MemoryStore
+
+
+def test_readyz_follows_redis_down_and_back(tmp_path: Path) -> None:
+    # Persistent, so the data is still there when the same server comes back on the same port.
+    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
+    store = RedisStore(RedisSettings(url=server.url, local_snapshot=False))
+    try:
+        store.publish(sample_parts())
+        memory = screener_for(MemoryStore(sample_parts()), api_settings())
+
+        async def body() -> None:
+            async with api_client(store) as client:
+                ready = await client.get("/readyz")
+                assert ready.status == 200, await ready.text()
+                verdict = await (await client.get("/v1/check/03-1234-9999")).json()
+                expected = memory.check("03-1234-9999").to_dict()
+                assert {k: v for k, v in verdict.items() if k not in ("data_version", "sip")} == {
+                    k: v for k, v in expected.items() if k not in ("data_version", "sip")
+                }
+
+                await asyncio.to_thread(server.stop)
+                down = await client.get("/readyz")
+                assert down.status == 503
+                error = (await down.json())["error"]
+                assert error["code"] == "not_ready" and "unreachable" in error["message"], error
+                assert (await client.get("/healthz")).status == 200  # alive, just not ready
+
+                await asyncio.to_thread(server.start)
+                back = await client.get("/readyz")
+                assert back.status == 200, await back.text()
+
+        asyncio.run(body())
+    finally:
+        store.close()
+        server.stop()
+
+
+def test_readyz_unready_on_an_empty_redis(redis_server: EmbeddedRedis) -> None:
+    store = RedisStore(RedisSettings(url=redis_server.url, local_snapshot=False))
+
+    async def body() -> None:
+        async with api_client(store) as client:
+            response = await client.get("/readyz")
+            assert response.status == 503
+            assert "no data loaded" in (await response.json())["error"]["message"]
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()
