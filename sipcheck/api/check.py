@@ -32,7 +32,7 @@ async def check_one(api: Api, request: web.Request) -> web.Response:
         raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
     api.metrics.count_verdict(verdict)
     response = web.Response(
-        text=dumps(verdict.to_dict()),
+        body=dumps(verdict.to_dict()),
         content_type="application/json",
         headers={DATA_VERSION_HEADER: verdict.data_version},
     )
@@ -100,7 +100,7 @@ async def check_batch(api: Api, request: web.Request) -> web.Response:
         version = (await asyncio.to_thread(api.store.status)).data_version
     body = {"data_version": version, "count": len(verdicts), "verdicts": [v.to_dict() for v in verdicts]}
     response = web.Response(
-        text=dumps(body), content_type="application/json", headers={DATA_VERSION_HEADER: version}
+        body=dumps(body), content_type="application/json", headers={DATA_VERSION_HEADER: version}
     )
     api.metrics.batch.observe(perf_counter() - started)
     return response
