@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sipcheck.policy import PolicyConfig
@@ -32,6 +32,9 @@ def default_data_dir() -> Path:
 
 class RedisSettings(BaseModel):
     """Where the shared data lives and how hard a call path may wait for it."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
 
     url: str | None = Field(
         default=None,
@@ -65,6 +68,8 @@ class RedisSettings(BaseModel):
 
 
 class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -83,6 +88,8 @@ class HttpSettings(BaseModel):
 
 
 class SipSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
     listen_host: str = "127.0.0.1"
     listen_port: int = 5070
     transports: list[Literal["udp", "tcp"]] = Field(default=["udp"])

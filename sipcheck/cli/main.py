@@ -22,6 +22,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sipcheck.cli.screen",
     "sipcheck.cli.data",
     "sipcheck.cli.tone",
+    "sipcheck.cli.serve",
+    "sipcheck.cli.agent",
+    "sipcheck.cli.probe",
+    "sipcheck.cli.config",
 )
 
 EXIT_ERROR = 4
@@ -55,10 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
-    if args.config:
-        from sipcheck.settings import use_config_file
+    from sipcheck.settings import get_settings, use_config_file
 
+    if args.config:
         use_config_file(args.config)
+    try:
+        get_settings()  # a bad file or variable is reported once, here, not as a traceback later
+    except (OSError, ValueError) as exc:
+        print(f"sipcheck: error: bad settings: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
