@@ -94,11 +94,17 @@ def run(args: argparse.Namespace) -> int:
                 worker_settings = settings.model_copy(
                     update={"redis": settings.redis.model_copy(update={"url": url})}
                 )
-            spec = ProcessSpec("http", http.workers, partial(run_worker, worker_settings))
+            specs = [ProcessSpec("http", http.workers, partial(run_worker, worker_settings))]
+            sip = settings.sip
+            if sip.next_hop:
+                # Relay mode is configured: the SIP agents run under the same supervisor.
+                from sipcheck.sip.agent import agent_process_target
+
+                specs.append(ProcessSpec("sip-agent", sip.agents, agent_process_target(worker_settings)))
             # The parent keeps the embedded Redis running but holds no connection or thread of
             # its own: workers connect by URL, and signals reach a single-threaded supervisor.
             store.close()
-            with Supervisor([spec], stop_timeout_s=http.shutdown_timeout_s + 5.0) as supervisor:
+            with Supervisor(specs, stop_timeout_s=http.shutdown_timeout_s + 5.0) as supervisor:
                 try:
                     supervisor.start()
                 except StartupFailed as exc:
@@ -111,6 +117,15 @@ def run(args: argparse.Namespace) -> int:
                     ),
                     flush=True,
                 )
+                if sip.next_hop:
+                    last = sip.listen_port + sip.agents - 1
+                    ports = str(sip.listen_port) if sip.agents == 1 else f"{sip.listen_port}-{last}"
+                    print(
+                        f"SIP relay agents: {sip.agents} on {sip.listen_host}:{ports} "
+                        f"({'/'.join(sip.transports)}), next hop {sip.next_hop}, "
+                        f"tone {sip.tone_profile}; trusted peers {', '.join(sip.trusted_peers)}",
+                        flush=True,
+                    )
                 return supervisor.wait()
     except StoreError as exc:
         print(f"sipcheck serve: the data store is not available: {exc}", file=sys.stderr)
