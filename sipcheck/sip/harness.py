@@ -49,8 +49,18 @@ def free_port(kind: int = socket.SOCK_DGRAM, both: bool = True) -> int:
 
 
 def free_port_block(count: int, start: int = 20000, stop: int = 60000) -> int:
-    """The first port of ``count`` consecutive free UDP ports (media ranges, agent port runs)."""
-    for base in range(start + (os.getpid() % 97) * 200, stop - count, count + 7):
+    """The first port of ``count`` consecutive free UDP ports (media ranges, agent port runs).
+
+    The search starts at a per-process offset (parallel test runs rarely collide) and wraps
+    around, so it covers the whole range whatever the pid.
+    """
+    span = stop - count - start
+    if span <= 0:
+        raise ValueError(f"no room for {count} ports between {start} and {stop}")
+    offset = (os.getpid() % 97) * 200 % span
+    step = count + 7
+    candidates = [*range(start + offset, stop - count, step), *range(start, start + offset, step)]
+    for base in candidates:
         ok = True
         for port in range(base, base + count):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

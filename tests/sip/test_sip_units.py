@@ -202,3 +202,14 @@ def test_agent_i_of_a_service_gets_its_own_ports() -> None:
     assert (third.listen_port, third.rtp_port, third.agents) == (5072, 20400, 1)
     env = agent_env(settings, 2, base={})
     assert env["SIPCHECK_SIP__LISTEN_PORT"] == "5072" and env["SIPCHECK_SIP__RTP_PORT"] == "20400"
+
+
+def test_free_port_block_finds_a_block_whatever_the_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-process start offset once overshot the range for some pids (a CI-only failure)."""
+    from sipcheck.sip import harness
+
+    for pid in range(0, 97 * 3, 5):
+        monkeypatch.setattr(harness.os, "getpid", lambda pid=pid: pid)
+        for start, count in ((44000, 4), (46000, 400), (30000, 402)):
+            base = harness.free_port_block(count, start=start)
+            assert start <= base and base + count <= 60000
