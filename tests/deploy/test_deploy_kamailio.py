@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from sipcheck.sip.harness import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).parent / "scenarios"
 CONFIG = ROOT / "deploy" / "kamailio" / "screen-http.cfg"
@@ -31,12 +33,6 @@ pytestmark = pytest.mark.skipif(
     and (not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()) or not shutil.which("sipp")),
     reason="kamailio and sipp are installed by scripts/test (apt-get); absent here",
 )
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def udp_port_taken(port: int) -> bool:
