@@ -59,9 +59,13 @@ class RedisSettings(BaseModel):
     gc_grace_ms: float = 30_000.0
     """How long keys only an old data version uses stay readable after a publish (slow readers finish)."""
     snapshot_suspensions_max: int = 200_000
-    """The local snapshot also copies suspensions (for the snapshot fail policy) when there are at most this many."""
+    """The local snapshot also copies suspensions (for the snapshot fail policy) up to this many."""
     warm_connections: int = 64
-    """Connections `RedisStore.awarm()` opens at a server's start-up (avoids a burst of connects in checks)."""
+    """Connections `RedisStore.awarm()` opens at start-up (avoids a burst of connects in checks)."""
+    batch_max: int = Field(default=256, ge=1)
+    """Async checks queued in one event-loop iteration go to Redis as one script call of at most this many."""
+    batch_inflight: int = Field(default=1, ge=1)
+    """Batches one event loop keeps in flight; checks queued meanwhile go in the next (bigger) batch."""
     breaker_min_span_ms: float = 250.0
     """A failure streak must also last this long to open the breaker: a stalled process sees many calls
     fail at once, which says nothing about Redis; a dead Redis keeps failing."""
@@ -115,7 +119,9 @@ class SipSettings(BaseModel):
     )
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on the agent's 503")
     rtp_port: int = Field(
-        default=20000, ge=0, description="first RTP port of agent 0; agent i starts at rtp_port + i * rtp_port_range"
+        default=20000,
+        ge=0,
+        description="first RTP port of agent 0; agent i starts at rtp_port + i * rtp_port_range",
     )
     rtp_port_range: int = Field(default=200, ge=0, description="RTP ports per agent process")
     log_level: int = Field(default=1, ge=0, le=6, description="pjsip log level (0 silent … 6 very verbose)")

@@ -55,6 +55,10 @@ STORE_COUNTERS: Final[dict[str, tuple[str, str]]] = {
     "breaker_opens": ("sipcheck_store_breaker_opens", "times the store's circuit breaker opened"),
     "snapshot_answers": ("sipcheck_store_snapshot_answers", "lookups answered from the local snapshot"),
     "unavailable_answers": ("sipcheck_store_unavailable_answers", "lookups answered with data unavailable"),
+    "batches": (
+        "sipcheck_store_batches",
+        "round trips carrying coalesced lookups (lookups / batches = batch size)",
+    ),
 }
 
 # The cache's BreakerState values; a state given by name is mapped the same way.

@@ -35,6 +35,7 @@ class CacheMetrics:
     snapshot_answers: int = 0
     unavailable_answers: int = 0
     snapshot_refreshes: int = 0
+    batches: int = 0  # coalesced script calls of the async path (lookups / batches = mean batch size)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

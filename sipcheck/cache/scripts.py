@@ -70,6 +70,102 @@ end
 return {n, static, susp, block, dref, djson, sref, sjson, iref, ijson}
 """
 
+# The coalesced form of LOOKUP: the checks one event loop queued in one iteration, in one call, so they
+# all see the same version. KEYS[1] live pointer.
+# ARGV: 1 key prefix, 2 static version of the caller's local snapshot ('' = none), 3 the numbers, one
+#       record each, records separated by \30 (RS), fields by \31 (US): block prefix ('' = none),
+#       national number, E.164, ingress ('' = none given, else '=' .. peer). One argument instead of
+#       four per number: encoding the arguments is the client's main cost.
+# Returns {false} when nothing was ever published; else {N, static, mode, ...} where mode 1 (the caller's
+# snapshot is current) is followed by one suspension per number, and mode 0 by 8 values per number:
+# suspension, block, dref, djson, sref, sjson, iref, ijson (the tail of LOOKUP's answer).
+LOOKUP_MANY = r"""
+local n = redis.call('GET', KEYS[1])
+if not n then return {false} end
+local p = ARGV[1]
+local m = redis.call('HMGET', p .. ':manifest:' .. n,
+  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens')
+local static = m[1]
+local bps, nats, e164s, peers = {}, {}, {}, {}
+local count = 0
+local s = ARGV[3]
+local len = #s
+local pos = 1
+while pos <= len do
+  local a = string.find(s, '\31', pos, true)
+  local b = string.find(s, '\31', a + 1, true)
+  local c = string.find(s, '\31', b + 1, true)
+  local e = string.find(s, '\30', c + 1, true) or (len + 1)
+  count = count + 1
+  bps[count] = string.sub(s, pos, a - 1)
+  nats[count] = string.sub(s, a + 1, b - 1)
+  e164s[count] = string.sub(s, b + 1, c - 1)
+  peers[count] = string.sub(s, c + 1, e - 1)
+  pos = e + 1
+end
+local susps = {}
+if m[2] and count > 0 then
+  susps = redis.call('HMGET', p .. ':suspensions:' .. m[2], unpack(e164s))
+else
+  for i = 1, count do susps[i] = false end
+end
+if ARGV[2] ~= '' and ARGV[2] == static then
+  local out = {n, static, 1}
+  for i = 1, count do out[i + 3] = susps[i] end
+  return out
+end
+local refs = p .. ':refs:' .. tostring(static)
+local ops = p .. ':ops:' .. tostring(static)
+local function op(ref)
+  local id = redis.call('HGET', refs, ref)
+  if id then return id, redis.call('HGET', ops, id) end
+  return '', false
+end
+local bkey = m[3] and (p .. ':blocks:' .. m[3])
+local wkey = m[4] and m[6] and m[6] ~= '' and (p .. ':wholesale:' .. m[4])
+local tkey = m[5] and (p .. ':trunks:' .. m[5])
+local out = {n, static, 0}
+local j = 3
+for i = 1, count do
+  local bp, national, peer = bps[i], nats[i], peers[i]
+  local block, dref, djson, sref, sjson, iref, ijson = false, false, false, false, false, false, false
+  if bp ~= '' and bkey then
+    block = redis.call('HGET', bkey, bp)
+    if block then
+      local a = string.find(block, '\31', 1, true)
+      local b = string.find(block, '\31', a + 1, true)
+      dref = string.sub(block, b + 1)
+      local did
+      did, djson = op(dref)
+      if wkey then
+        for len in string.gmatch(m[6], '%d+') do
+          local w = redis.call('HGET', wkey, string.sub(national, 1, tonumber(len)))
+          if w then
+            local sid, sj = op(w)
+            if sid ~= did or sid == '' then
+              sref = w
+              sjson = sj
+            end
+            break
+          end
+        end
+      end
+    end
+  end
+  if peer ~= '' and tkey then
+    iref = redis.call('HGET', tkey, string.sub(peer, 2))
+    if iref then
+      local _
+      _, ijson = op(iref)
+    end
+  end
+  out[j + 1], out[j + 2], out[j + 3], out[j + 4] = susps[i], block, dref, djson
+  out[j + 5], out[j + 6], out[j + 7], out[j + 8] = sref, sjson, iref, ijson
+  j = j + 8
+end
+return out
+"""
+
 # KEYS[1] live pointer. ARGV: 1 key prefix, 2 events channel, 3 'add' | 'remove', then fields
 # (add: number, value pairs; remove: numbers). Applies to the live version's suspension hash, so
 # the change takes effect for every reader at once; returns the count added / removed.

@@ -1,11 +1,12 @@
 """`RedisStore`: the `FactStore` every process of a deployment shares.
 
-Call path (``lookup``/``alookup``): one EVALSHA per check, bounded by the
-command timeout, retried only while the per-check budget allows, guarded by a
-circuit breaker, and never raising: when Redis does not answer, the facts say
-so (``available=False``) or, under the ``snapshot`` fail policy, come from the
-process's last snapshot with ``from_snapshot=True``. `sipcheck.policy.decide`
-turns either into a verdict.
+Call path (``lookup``/``alookup``): one EVALSHA per check (``lookup``), or, for
+``alookup``, one EVALSHA per event-loop iteration carrying every check queued in
+it (at most ``batch_max``; see `_LoopClient`); bounded by the check budget,
+retried only while it allows, guarded by a circuit breaker, and never raising:
+when Redis does not answer, the facts say so (``available=False``) or, under the
+``snapshot`` fail policy, come from the process's last snapshot with
+``from_snapshot=True``. `sipcheck.policy.decide` turns either into a verdict.
 
 Admin path (``publish``, ``part``, ``status``, suspension changes): a separate
 client with generous timeouts; errors raise `StoreError` with the cause.
@@ -31,7 +32,7 @@ from redis.retry import Retry
 from sipcheck.cache import codec, loader
 from sipcheck.cache.breaker import BreakerState, CacheMetrics, CircuitBreaker
 from sipcheck.cache.keys import KeySpace
-from sipcheck.cache.scripts import LOOKUP, SUSPEND
+from sipcheck.cache.scripts import LOOKUP, LOOKUP_MANY, SUSPEND
 from sipcheck.cache.snapshot import Snapshot, SnapshotState
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
@@ -44,6 +45,55 @@ _EMPTY = TableSet({}, {}, "")
 _ADMIN_TIMEOUT_S = 60.0
 _SUSPEND_BATCH = 2_000
 _DECODE_CACHE_MAX = 65_536
+_GRACE_S = 0.002  # past a batch's deadline, how long its reply may still be read (see _run_batch)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a batch call's outcome as seen (a call cancelled or abandoned must not log "never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
+class _Waiter:
+    """One queued async check: what to look up, where to put the answer, and by when."""
+
+    __slots__ = ("deadline", "future", "ingress", "number", "text")
+
+    def __init__(
+        self,
+        number: PhoneNumber,
+        ingress: str | None,
+        text: str,
+        future: asyncio.Future[Facts],
+        deadline: float,
+    ) -> None:
+        self.number = number
+        self.ingress = ingress
+        self.text = text
+        self.future = future
+        self.deadline = deadline
+
+
+class _LoopClient:
+    """One event loop's client, scripts and queue of checks waiting for the next batch.
+
+    ``alookup`` appends a `_Waiter` and, if none is scheduled, schedules a flush with
+    ``call_soon``: it runs in the loop's next iteration, after every task that runs in this one
+    had its chance to queue, and sends them all as one LOOKUP_MANY call (split at ``batch_max``).
+    While ``batch_inflight`` batches are in flight, checks queue and go when one ends.
+    """
+
+    __slots__ = ("client", "inflight", "loop", "many", "pending", "scheduled", "script", "tasks")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: Any, script: Any, many: Any) -> None:
+        self.loop = loop
+        self.client = client
+        self.script = script
+        self.many = many
+        self.pending: list[_Waiter] = []
+        self.scheduled = False
+        self.inflight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
 
 
 def _parse_sentinels(items: list[str]) -> list[tuple[str, int]]:
@@ -95,10 +145,13 @@ class RedisStore:
         self._admin = self._make_client(self._admin_kwargs(), blocking=False)
         self._script = self._client.register_script(LOOKUP)
         self._suspend = self._admin.register_script(SUSPEND)
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = (
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
         )
         self._aclients_lock = threading.Lock()
+        self._batch_max = max(1, settings.batch_max)
+        self._inflight_max = max(1, settings.batch_inflight)
+        self._hot: _LoopClient | None = None  # the last loop's client: skips the weak-dict lookup
         self._decoded: dict[str, ResolvedOperator] = {}
         self._last_version = ""
         self.snapshot: Snapshot | None = None
@@ -152,12 +205,12 @@ class RedisStore:
             pool = redis.ConnectionPool.from_url(self.url, max_connections=self.settings.pool_size, **kwargs)
         return redis.Redis(connection_pool=pool)
 
-    def _async_client(self) -> tuple[Any, Any]:
-        """This event loop's client and script, created on first use."""
+    def _async_client(self) -> _LoopClient:
+        """This event loop's client, scripts and batch queue, created on first use."""
         loop = asyncio.get_running_loop()
         found = self._aclients.get(loop)
         if found is None:
-            found = self._build_async_client()
+            found = self._build_async_client(loop)
             self._aclients[loop] = found
         return found
 
@@ -168,8 +221,7 @@ class RedisStore:
         handshakes and answers with the fail policy although Redis is fine. Returns the connections
         opened; a Redis that is down just leaves the pool to connect lazily.
         """
-        client, _script = self._async_client()
-        pool = client.connection_pool
+        pool = self._async_client().client.connection_pool
         count = min(self.settings.pool_size, self.settings.warm_connections)
         connections: list[Any] = []
         try:
@@ -183,7 +235,7 @@ class RedisStore:
                 await pool.release(connection)
         return len(connections)
 
-    def _build_async_client(self) -> tuple[Any, Any]:
+    def _build_async_client(self, loop: asyncio.AbstractEventLoop) -> _LoopClient:
         with self._aclients_lock:
             kwargs = self._call_kwargs()
             # In asyncio a timeout also counts the time the loop was busy with other callers; a burst of
@@ -203,7 +255,8 @@ class RedisStore:
                     self.url, max_connections=self.settings.pool_size, timeout=self._budget_s, **kwargs
                 )
                 client = redis.asyncio.Redis(connection_pool=pool)
-            return (client, client.register_script(LOOKUP))
+            script, many = client.register_script(LOOKUP), client.register_script(LOOKUP_MANY)
+            return _LoopClient(loop, client, script, many)
 
     # -- call path ---------------------------------------------------------------------------------
 
@@ -251,19 +304,41 @@ class RedisStore:
                 return self._fallback(number, ingress, text)
 
     async def alookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
-        metrics = self.metrics
-        metrics.lookups += 1
-        breaker = self.breaker
-        if not breaker.allow():
+        """Queue the check for this loop's next batch and wait for its answer (see `_LoopClient`).
+
+        Each waiter is answered by its own deadline (the reply, or the fail policy; see `_run_batch`);
+        a waiter that is cancelled just leaves its slot unanswered.
+        """
+        self.metrics.lookups += 1
+        if not self.breaker.allow():
             return self._fallback(number, ingress, text)
+        if ingress is not None and ("\x1e" in ingress or "\x1f" in ingress):
+            return await self._alookup_single(number, ingress, text)  # cannot travel in a batch record
+        loop = asyncio.get_running_loop()
+        lc = self._hot
+        if lc is None or lc.loop is not loop:
+            lc = self._hot = self._async_client()
+        future: asyncio.Future[Facts] = loop.create_future()
+        pending = lc.pending
+        pending.append(_Waiter(number, ingress, text, future, loop.time() + self._budget_s))
+        if len(pending) >= self._batch_max:
+            self._send(lc)
+        elif not lc.scheduled and lc.inflight < self._inflight_max:
+            lc.scheduled = True
+            loop.call_soon(self._flush, lc)
+        return await future
+
+    async def _alookup_single(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        """One LOOKUP call of its own (an ingress peer containing the batch record separators)."""
+        metrics = self.metrics
+        breaker = self.breaker
         state = self._current_snapshot()
         args = self._args(number, ingress, state)
-        start = self.clock()
-        deadline = start + self._budget_s
+        deadline = self.clock() + self._budget_s
         attempt = 0
         while True:
             try:
-                _client, script = self._async_client()
+                script = self._async_client().script
                 async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
                     raw = await script(keys=[self.keys.live], args=args)
             except (TimeoutError, redis.TimeoutError):
@@ -281,6 +356,152 @@ class RedisStore:
                 or breaker.state is not BreakerState.CLOSED
             ):
                 return self._fallback(number, ingress, text)
+
+    def _flush(self, lc: _LoopClient) -> None:
+        """The call_soon callback: send what this iteration queued, unless enough batches are in flight."""
+        lc.scheduled = False
+        if lc.pending and lc.inflight < self._inflight_max:
+            self._send(lc)
+
+    def _send(self, lc: _LoopClient) -> None:
+        batch = lc.pending
+        lc.pending = []
+        lc.inflight += 1
+        task = lc.loop.create_task(self._run_batch(lc, batch))
+        lc.tasks.add(task)
+        task.add_done_callback(lambda t: self._batch_done(lc, t))
+
+    def _batch_done(self, lc: _LoopClient, task: asyncio.Task[None]) -> None:
+        """A batch ended: what queued behind it goes now, together with what its woken callers queued."""
+        lc.tasks.discard(task)
+        lc.inflight -= 1
+        if lc.pending and lc.inflight < self._inflight_max:
+            self._send(lc)
+
+    def _batch_args(self, batch: list[_Waiter], state: SnapshotState | None) -> list[str]:
+        records = "\x1e".join(
+            [
+                f"{w.number.block}\x1f{w.number.national}\x1f{w.number.e164}\x1f"
+                + ("" if w.ingress is None else "=" + w.ingress)
+                for w in batch
+            ]
+        )
+        return [self.keys.prefix, state.static if state is not None else "", records]
+
+    async def _run_batch(self, lc: _LoopClient, batch: list[_Waiter]) -> None:
+        """Send one batch; answer each waiter from the reply, or with the fail policy at its own deadline.
+
+        Waiters are queued in order, so their deadlines are too: one timer (``asyncio.wait``) runs to
+        the earliest deadline still waiting; those past it get the fail-policy answer and the call
+        goes on for the rest. When every waiter is answered or gone the call is cancelled.
+        """
+        metrics = self.metrics
+        breaker = self.breaker
+        loop = lc.loop
+        metrics.batches += 1
+        state = self._current_snapshot()
+        waiting = batch
+        attempt = 0
+        call: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                sent = waiting  # the reply answers these, in this order
+                call = loop.create_task(lc.many(keys=[self.keys.live], args=self._batch_args(sent, state)))
+                call.add_done_callback(_retrieve)
+                grace = True
+                while not call.done():
+                    now = loop.time()
+                    if grace and now >= waiting[0].deadline:
+                        # After a stall of this process (a full GC, CPU starvation) the reply may already
+                        # be in the socket buffer: let the loop read it before giving up (a few iterations;
+                        # at most _GRACE_S when Redis really did not answer).
+                        grace = False
+                        await asyncio.wait((call,), timeout=_GRACE_S)
+                        continue
+                    expired = 0
+                    for w in waiting:
+                        if w.deadline > now:
+                            break
+                        expired += 1
+                        if not w.future.done():
+                            metrics.timeouts += 1
+                            w.future.set_result(self._fallback(w.number, w.ingress, w.text))
+                    waiting = [w for w in waiting[expired:] if not w.future.done()]
+                    if not waiting:
+                        break
+                    await asyncio.wait((call,), timeout=waiting[0].deadline - now)
+                if not call.done():  # nobody is waiting any more: Redis did not answer in anyone's budget
+                    call.cancel()
+                    breaker.failure()
+                    return
+                try:
+                    raw = call.result()
+                except redis.TimeoutError:
+                    metrics.timeouts += sum(1 for w in waiting if not w.future.done())
+                except (redis.RedisError, OSError):
+                    metrics.errors += sum(1 for w in waiting if not w.future.done())
+                else:
+                    breaker.success()
+                    self._resolve(sent, raw, state)  # skips the waiters already answered or gone
+                    return
+                breaker.failure()
+                attempt += 1
+                waiting = [w for w in waiting if not w.future.done()]
+                if (
+                    not waiting
+                    or attempt > self.settings.retries
+                    or loop.time() + self._command_s > waiting[0].deadline
+                    or breaker.state is not BreakerState.CLOSED
+                ):
+                    return
+        finally:
+            # Whatever happened (failure, a malformed reply, this task cancelled at shutdown): every
+            # waiter still waiting gets the fail-policy answer, none is left hanging.
+            if call is not None and not call.done():
+                call.cancel()
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_result(self._fallback(w.number, w.ingress, w.text))
+
+    def _resolve(self, batch: list[_Waiter], raw: list[Any], state: SnapshotState | None) -> None:
+        version = raw[0]
+        if version is None:
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_result(_EMPTY.facts(w.number, w.ingress, w.text))
+            return
+        self._last_version = version
+        if raw[2] == 1:
+            assert state is not None
+            tables = state.tables
+            for w, susp in zip(batch, raw[3:], strict=True):
+                future = w.future
+                if future.done():
+                    continue
+                try:
+                    number = w.number
+                    facts = tables.facts(number, w.ingress, w.text)
+                    suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
+                    if facts.suspension != suspension or facts.data_version != version:
+                        facts = replace(facts, suspension=suspension, data_version=version)
+                except Exception as exc:  # the waiter's own error, raised as the unbatched call did
+                    future.set_exception(exc)
+                else:
+                    future.set_result(facts)
+            return
+        if state is not None and self.snapshot is not None:
+            self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
+        for i, w in enumerate(batch):
+            future = w.future
+            if future.done():
+                continue
+            j = 3 + 8 * i
+            try:
+                facts = self._full_facts(version, raw[j : j + 8], w.number, w.ingress, w.text)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(facts)
 
     def _fallback(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         if self.fail_policy == "snapshot" and self.snapshot is not None:
@@ -309,15 +530,22 @@ class RedisStore:
         if version is None:
             return _EMPTY.facts(number, ingress, text)
         self._last_version = version
-        susp = raw[2]
-        suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
         if len(raw) == 3:
             assert state is not None
+            susp = raw[2]
+            suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
             facts = state.tables.facts(number, ingress, text)
             return replace(facts, suspension=suspension, data_version=version)
         if state is not None and self.snapshot is not None:
             self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
-        block_raw, dref, djson, sref, sjson, iref, ijson = raw[3:10]
+        return self._full_facts(version, raw[2:10], number, ingress, text)
+
+    def _full_facts(
+        self, version: str, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str
+    ) -> Facts:
+        """Facts from a full answer: suspension, block, dref, djson, sref, sjson, iref, ijson."""
+        susp, block_raw, dref, djson, sref, sjson, iref, ijson = raw
+        suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
         block = codec.decode_block(number.block, block_raw) if block_raw is not None else None
         return Facts(
             input=text,
@@ -419,10 +647,15 @@ class RedisStore:
             client.connection_pool.disconnect()
         # Async clients belong to their loops; drop them (a closed loop cannot run aclose()).
         self._aclients.clear()
+        self._hot = None
 
     async def aclose(self) -> None:
         """Close this loop's async client (call before the loop ends to release its sockets)."""
         loop = asyncio.get_running_loop()
         found = self._aclients.pop(loop, None)
+        if self._hot is found:
+            self._hot = None
         if found is not None:
-            await found[0].aclose()
+            while found.tasks:  # answer what is queued or in flight before the client goes
+                await asyncio.gather(*list(found.tasks), return_exceptions=True)
+            await found.client.aclose()

@@ -70,7 +70,7 @@ def free_port_block(count: int, start: int = 20000, stop: int = 60000) -> int:
                     ok = False
                     break
         if ok:
-            return base
+            return int(base)
     raise OSError(f"no {count} consecutive free UDP ports")
 
 

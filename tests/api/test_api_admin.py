@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import AUTH, OTHER_TOKEN, TOKEN, api_client, api_settings
+from apihelpers import AUTH, OTHER_TOKEN, TOKEN, api_client, api_settings
 
 from sipcheck.api.auth import load_tokens, read_tokens_file
 from sipcheck.sample import SAMPLE_DIR

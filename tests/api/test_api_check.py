@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import api_client, api_settings, screener_for
+from apihelpers import api_client, api_settings, screener_for
 
 from sipcheck.store import MemoryStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import api_client
+from apihelpers import api_client
 
 from sipcheck.api.routes import ROUTES
 from sipcheck.store import MemoryStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import api_client, api_settings, screener_for
+from apihelpers import api_client, api_settings, screener_for
 
 from sipcheck.cache import EmbeddedRedis, RedisStore
 from sipcheck.sample import sample_parts

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import XlsWriter, XlsxWriter, matrix_header
+from importerhelpers import XlsWriter, XlsxWriter, matrix_header
 
 from sipcheck.importers import ImportFailed, load_component, load_mic, merge_blocks
 from sipcheck.model import Block, Component, Part

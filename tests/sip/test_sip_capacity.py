@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from conftest import Relay
+from siphelpers import Relay
 
 from sipcheck.sip.harness import Sipp, options_status, scenario
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Relay
+from siphelpers import Relay
 
 from sipcheck.sip.harness import (
     AgentProcess,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conftest import Relay
+from siphelpers import Relay
 
 from sipcheck import tones
 from sipcheck.sip.harness import Sipp, SippResult, capture, options_status, scenario

@@ -1,0 +1,76 @@
+"""Fixtures for the SIP agent tests: a relay agent (child process) between SIPp callers and callees.
+
+Every test gets its own loopback ports; agents, SIPp and tshark run in their
+own process groups and are killed with them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sipcheck.sip.harness import (
+    AgentProcess,
+    Sipp,
+    caller_audio,
+    free_port,
+    free_port_block,
+    write_agent_config,
+)
+
+for tool in ("sipp", "tshark"):
+    if shutil.which(tool) is None:  # a missing tool is an error, not a skip: CI installs both
+        raise RuntimeError(f"the SIP tests need {tool} on PATH (Debian: apt-get install sip-tester tshark)")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_sipp() -> Iterator[None]:
+    yield
+    Sipp.kill_all()
+
+
+@dataclass
+class Relay:
+    """A running agent and the ports around it."""
+
+    agent: AgentProcess
+    port: int  # the agent's public SIP port (UDP front)
+    callee_port: int  # where the SIPp callee listens (the agent's next hop)
+    callee_media: int
+    caller_media: int
+    workdir: Path
+
+
+@pytest.fixture
+def start_relay(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
+    started: list[AgentProcess] = []
+
+    def start(**sip: Any) -> Relay:
+        port, callee_port = free_port(), free_port()
+        media = free_port_block(420)
+        values: dict[str, Any] = {
+            "listen_port": port,
+            "next_hop": f"sip:127.0.0.1:{callee_port}",
+            "rtp_port": media + 20,
+            "rtp_port_range": 400,
+            "trusted_peers": ["127.0.0.1"],
+            "peer_trunks": {"127.0.0.1": "trunk-a"},
+            "log_level": 1,
+        }
+        values.update(sip)
+        config = write_agent_config(tmp_path / f"agent-{port}.toml", **values)
+        agent = AgentProcess(config).start()
+        started.append(agent)
+        caller_audio(tmp_path)
+        return Relay(agent, port, callee_port, media, media + 10, tmp_path)
+
+    yield start
+    for agent in started:
+        code = agent.stop()
+        assert code == 0, f"agent exited with {code}:\n{agent.log[-3000:]}"
+        assert "Assert" not in agent.log and "Traceback" not in agent.log, agent.log[-3000:]
