@@ -47,14 +47,19 @@ class Screener:
             policy = PolicyConfig()
         self.policy = policy if isinstance(policy, CompiledPolicy) else policy.compile()
         self.clock = clock
-        self._day_cache: tuple[datetime | None, date] = (None, date.min)
+        self._day_cache: tuple[float, float, date] = (0.0, 0.0, date.min)
 
     def _today(self, now: datetime | None) -> date:
+        """The JST date of ``now`` (or the clock), recomputed only when a day boundary is crossed."""
         moment = now if now is not None else self.clock()
-        # The date changes once a day; recomputing it per call would cost more than the lookup.
-        if self._day_cache[0] != moment:
-            self._day_cache = (moment, japan_date(moment))
-        return self._day_cache[1]
+        stamp = moment.timestamp()
+        start, end, day = self._day_cache
+        if not start <= stamp < end:
+            day = japan_date(moment)
+            start = (stamp + _JST_OFFSET_SECONDS) // 86400 * 86400 - _JST_OFFSET_SECONDS
+            end = start + 86400
+            self._day_cache = (start, end, day)
+        return day
 
     def _unparsable(self, number: str, error: InvalidNumber, now: datetime | None) -> Verdict:
         """Anonymous callers are not invalid numbers: they get the anonymous verdict (433 if blocked)."""

@@ -237,3 +237,19 @@ def test_anonymous_callers_are_not_invalid_numbers(screener: Screener, text: str
 
 def test_garbage_is_still_an_invalid_number(screener: Screener) -> None:
     assert screener.check("sip:alice@example.com").reasons == (Reason.INVALID_NUMBER,)
+
+
+def test_the_day_changes_at_midnight_in_japan_with_a_running_clock() -> None:
+    """The screener caches the day; the cache must roll over at JST midnight, not UTC midnight."""
+    store = MemoryStore(parts())
+    ticks = iter(
+        [
+            datetime(2026, 1, 31, 14, 59, 59, tzinfo=UTC),  # 23:59:59 JST on the 31st: still certified
+            datetime(2026, 1, 31, 15, 0, 0, tzinfo=UTC),  # 00:00 JST on 1 February: expired
+            datetime(2026, 1, 31, 14, 0, 0, tzinfo=UTC),  # a clock stepping back is honoured too
+        ]
+    )
+    screener = Screener(store, clock=lambda: next(ticks))
+    assert screener.check("05012341111").action is Action.ALLOW
+    assert screener.check("05012341111").reasons == (Reason.DESIGNATED_OPERATOR_EXPIRED,)
+    assert screener.check("05012341111").action is Action.ALLOW
