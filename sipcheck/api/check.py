@@ -25,7 +25,8 @@ DATA_VERSION_HEADER = "X-Data-Version"
 async def check_one(api: Api, request: web.Request) -> web.Response:
     started = perf_counter()
     number = request.match_info["number"]
-    ingress = request.query.get("ingress") or None
+    # Most routing engines send no query string: skip building the query MultiDict then.
+    ingress = (request.query.get("ingress") or None) if request.query_string else None
     try:
         verdict = await api.screener.acheck(number, ingress)
     except StoreError as exc:
