@@ -169,3 +169,38 @@ def test_serve_fails_clearly_when_the_port_is_taken(tmp_path: Path) -> None:
         )
     assert result.returncode == 4
     assert f"127.0.0.1:{port} is already in use" in result.stderr
+
+
+def test_serve_starts_the_sip_agents_when_relay_is_configured(tmp_path: Path) -> None:
+    """With a next hop configured, `sipcheck serve` supervises the SIP agents beside the HTTP workers."""
+    from sipcheck.sip.harness import free_port_block, options_status
+
+    port = free_port()
+    sip_base = free_port_block(2 + 400, start=31000)
+    env = fresh_env(tmp_path)
+    env.update(
+        SIPCHECK_SIP__NEXT_HOP="sip:127.0.0.1:9",
+        SIPCHECK_SIP__LISTEN_PORT=str(sip_base),
+        SIPCHECK_SIP__AGENTS="2",
+        SIPCHECK_SIP__RTP_PORT=str(sip_base + 2),
+        SIPCHECK_SIP__RTP_PORT_RANGE="200",
+    )
+    proc = subprocess.Popen(
+        [*SIPCHECK, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = read_until(proc, "SIP relay agents", timeout_s=90)
+        assert f"2 on 127.0.0.1:{sip_base}-{sip_base + 1}" in banner
+        for sip_port in (sip_base, sip_base + 1):
+            assert options_status(sip_port)["_status_line"] == "SIP/2.0 200 OK"
+        status, _body = get(f"http://127.0.0.1:{port}/v1/check/0312345678")
+        assert status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "Assert" not in err, err[-3000:]
