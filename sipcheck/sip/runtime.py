@@ -16,14 +16,17 @@ library.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import itertools
 import logging
+import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +42,27 @@ GC_PERIOD_S = 2.0
 
 PJ_MAX_CALLS = 4
 """Calls per process the ``pjsua2-python`` wheel is compiled for (PJSUA_MAX_CALLS)."""
+
+
+@contextlib.contextmanager
+def _quiet_stdio(quiet: bool) -> Iterator[None]:
+    """Silence file descriptors 1 and 2 while pjlib starts: it prints its start-up at level 4-5
+    before ``logConfig`` applies, which is noise on a tester's terminal. Errors still raise as pj.Error."""
+    if not quiet:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +276,11 @@ class PjRuntime:
         cfg = self.config
         ep = pj.Endpoint()
         self.endpoint = ep
+        with _quiet_stdio(cfg.log_level < 3):
+            self._create_library(ep, cfg)
+        self._create_transports(ep, cfg)
+
+    def _create_library(self, ep: Any, cfg: RuntimeConfig) -> None:
         ep.libCreate()
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0
@@ -265,6 +294,8 @@ class PjRuntime:
         ep_cfg.medConfig.noVad = True
         ep_cfg.medConfig.ecTailLen = 0
         ep.libInit(ep_cfg)
+
+    def _create_transports(self, ep: Any, cfg: RuntimeConfig) -> None:
         if cfg.udp_port is not None:
             tcfg = pj.TransportConfig()
             tcfg.boundAddress = cfg.bind_host
