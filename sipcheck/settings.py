@@ -35,7 +35,6 @@ class RedisSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-
     url: str | None = Field(
         default=None,
         description="redis:// or unix:// URL; unset starts an embedded private Redis on loopback",

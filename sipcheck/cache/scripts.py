@@ -5,80 +5,22 @@ package-data rules. They use only Redis 6.2 commands and no function/shebang
 features, so they run on the embedded 6.2 server and on 7.x alike; redis-py
 loads each once and calls it by SHA (re-loading it after a failover).
 
-LOOKUP implements exactly `sipcheck.store.TableSet.facts`; the parity test in
-tests/cache checks the two against each other.
+LOOKUP_MANY implements exactly `sipcheck.store.TableSet.facts` (for one number or a batch); the
+parity tests in tests/cache check the two against each other.
 """
 
 from __future__ import annotations
 
-# KEYS[1] live pointer.
-# ARGV: 1 key prefix, 2 block prefix ('' = none), 3 national number, 4 E.164,
-#       5 ingress peer, 6 '1' when an ingress peer was given, 7 static version of the caller's
-#       local snapshot ('' = none).
-# Returns {false} when nothing was ever published; {N, static, suspension} when the caller's snapshot is
-# current; else {N, static, suspension, block, dref, djson, sref, sjson, iref, ijson}.
-LOOKUP = r"""
-local n = redis.call('GET', KEYS[1])
-if not n then return {false} end
-local p = ARGV[1]
-local m = redis.call('HMGET', p .. ':manifest:' .. n,
-  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens')
-local static = m[1]
-local susp = false
-if m[2] then susp = redis.call('HGET', p .. ':suspensions:' .. m[2], ARGV[4]) end
-if ARGV[7] ~= '' and ARGV[7] == static then return {n, static, susp} end
-local refs = p .. ':refs:' .. tostring(static)
-local ops = p .. ':ops:' .. tostring(static)
-local function op(ref)
-  local id = redis.call('HGET', refs, ref)
-  if id then return id, redis.call('HGET', ops, id) end
-  return '', false
-end
-local block, dref, djson, sref, sjson, iref, ijson = false, false, false, false, false, false, false
-if ARGV[2] ~= '' and m[3] then
-  block = redis.call('HGET', p .. ':blocks:' .. m[3], ARGV[2])
-  if block then
-    local a = string.find(block, '\31', 1, true)
-    local b = string.find(block, '\31', a + 1, true)
-    dref = string.sub(block, b + 1)
-    local did
-    did, djson = op(dref)
-    if m[4] and m[6] and m[6] ~= '' then
-      local wk = p .. ':wholesale:' .. m[4]
-      local national = ARGV[3]
-      for len in string.gmatch(m[6], '%d+') do
-        local w = redis.call('HGET', wk, string.sub(national, 1, tonumber(len)))
-        if w then
-          local sid, sj = op(w)
-          if sid ~= did or sid == '' then
-            sref = w
-            sjson = sj
-          end
-          break
-        end
-      end
-    end
-  end
-end
-if ARGV[6] == '1' and m[5] then
-  iref = redis.call('HGET', p .. ':trunks:' .. m[5], ARGV[5])
-  if iref then
-    local _
-    _, ijson = op(iref)
-  end
-end
-return {n, static, susp, block, dref, djson, sref, sjson, iref, ijson}
-"""
-
-# The coalesced form of LOOKUP: the checks one event loop queued in one iteration, in one call, so they
-# all see the same version. KEYS[1] live pointer.
+# Every check, one or many: the sync `lookup` sends a batch of one, `alookup` the checks one event
+# loop queued in one iteration, so they all see the same version. KEYS[1] live pointer.
 # ARGV: 1 key prefix, 2 static version of the caller's local snapshot ('' = none), 3 the numbers, one
 #       record each, records separated by \30 (RS), fields by \31 (US): block prefix ('' = none),
-#       national number, E.164, ingress ('' = none given, else '=' .. peer). One argument instead of
-#       four per number: encoding the arguments is the client's main cost.
+#       national number, E.164, ingress: '' = none given, '=' .. peer, or '%' .. the peer's bytes in
+#       hex when the peer contains \30 or \31 (the peer is the only free-text field). One argument
+#       instead of four per number: encoding the arguments is the client's main cost.
 # Returns {false} when nothing was ever published; else {N, static, mode, ...} where mode 1 (the caller's
 # snapshot is current) is followed by one suspension per number, and mode 0 by 8 values per number:
-# suspension, block, dref, djson, sref, sjson, iref, ijson (the tail of LOOKUP's answer).
+# suspension, block, dref, djson, sref, sjson, iref, ijson (nil where absent).
 LOOKUP_MANY = r"""
 local n = redis.call('GET', KEYS[1])
 if not n then return {false} end
@@ -153,7 +95,11 @@ for i = 1, count do
     end
   end
   if peer ~= '' and tkey then
-    iref = redis.call('HGET', tkey, string.sub(peer, 2))
+    local name = string.sub(peer, 2)
+    if string.byte(peer, 1) == 37 then  -- '%': hex-encoded
+      name = (string.gsub(name, '%x%x', function(h) return string.char(tonumber(h, 16)) end))
+    end
+    iref = redis.call('HGET', tkey, name)
     if iref then
       local _
       _, ijson = op(iref)

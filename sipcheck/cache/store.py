@@ -1,8 +1,9 @@
 """`RedisStore`: the `FactStore` every process of a deployment shares.
 
-Call path (``lookup``/``alookup``): one EVALSHA per check (``lookup``), or, for
-``alookup``, one EVALSHA per event-loop iteration carrying every check queued in
-it (at most ``batch_max``; see `_LoopClient`); bounded by the check budget,
+Call path (``lookup``/``alookup``): one EVALSHA of LOOKUP_MANY per check (``lookup``: a
+batch of one), or, for ``alookup``, one per event-loop iteration carrying every check
+queued in it (at most ``batch_max``; see `_LoopClient`); both decode the reply with
+`_reply`/`_answer`. Bounded by the check budget,
 retried only while it allows, guarded by a circuit breaker, and never raising:
 when Redis does not answer, the facts say so (``available=False``) or, under the
 ``snapshot`` fail policy, come from the process's last snapshot with
@@ -32,7 +33,7 @@ from redis.retry import Retry
 from sipcheck.cache import codec, loader
 from sipcheck.cache.breaker import BreakerState, CacheMetrics, CircuitBreaker
 from sipcheck.cache.keys import KeySpace
-from sipcheck.cache.scripts import LOOKUP, LOOKUP_MANY, SUSPEND
+from sipcheck.cache.scripts import LOOKUP_MANY, SUSPEND
 from sipcheck.cache.snapshot import Snapshot, SnapshotState
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
@@ -46,6 +47,18 @@ _ADMIN_TIMEOUT_S = 60.0
 _SUSPEND_BATCH = 2_000
 _DECODE_CACHE_MAX = 65_536
 _GRACE_S = 0.002  # past a batch's deadline, how long its reply may still be read (see _run_batch)
+
+
+def _record(number: PhoneNumber, ingress: str | None) -> str:
+    """One check as a LOOKUP_MANY record (see scripts.py): the peer, the only free text, is sent
+    hex-encoded (``%``) when it contains the record or field separator, else as is (``=``)."""
+    if ingress is None:
+        peer = ""
+    elif "\x1e" in ingress or "\x1f" in ingress:
+        peer = "%" + ingress.encode().hex()
+    else:
+        peer = "=" + ingress
+    return f"{number.block}\x1f{number.national}\x1f{number.e164}\x1f{peer}"
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -83,12 +96,11 @@ class _LoopClient:
     While ``batch_inflight`` batches are in flight, checks queue and go when one ends.
     """
 
-    __slots__ = ("client", "inflight", "loop", "many", "pending", "scheduled", "script", "tasks")
+    __slots__ = ("client", "inflight", "loop", "many", "pending", "scheduled", "tasks")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: Any, script: Any, many: Any) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: Any, many: Any) -> None:
         self.loop = loop
         self.client = client
-        self.script = script
         self.many = many
         self.pending: list[_Waiter] = []
         self.scheduled = False
@@ -143,7 +155,7 @@ class RedisStore:
         self._connect_s = min(settings.connect_timeout_ms / 1000.0, budget)
         self._client = self._make_client(self._call_kwargs(), blocking=True)
         self._admin = self._make_client(self._admin_kwargs(), blocking=False)
-        self._script = self._client.register_script(LOOKUP)
+        self._many = self._client.register_script(LOOKUP_MANY)
         self._suspend = self._admin.register_script(SUSPEND)
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
@@ -255,21 +267,9 @@ class RedisStore:
                     self.url, max_connections=self.settings.pool_size, timeout=self._budget_s, **kwargs
                 )
                 client = redis.asyncio.Redis(connection_pool=pool)
-            script, many = client.register_script(LOOKUP), client.register_script(LOOKUP_MANY)
-            return _LoopClient(loop, client, script, many)
+            return _LoopClient(loop, client, client.register_script(LOOKUP_MANY))
 
     # -- call path ---------------------------------------------------------------------------------
-
-    def _args(self, number: PhoneNumber, ingress: str | None, state: SnapshotState | None) -> list[str]:
-        return [
-            self.keys.prefix,
-            number.block,
-            number.national,
-            number.e164,
-            ingress or "",
-            "0" if ingress is None else "1",
-            state.static if state is not None else "",
-        ]
 
     def _current_snapshot(self) -> SnapshotState | None:
         return self.snapshot.state if (self._use_snapshot and self.snapshot is not None) else None
@@ -281,19 +281,20 @@ class RedisStore:
         if not breaker.allow():
             return self._fallback(number, ingress, text)
         state = self._current_snapshot()
-        args = self._args(number, ingress, state)
+        args = self._batch_args([_record(number, ingress)], state)
         deadline = self.clock() + self._budget_s
         attempt = 0
         while True:
             try:
-                raw = self._script(keys=[self.keys.live], args=args)
+                raw = self._many(keys=[self.keys.live], args=args)
             except redis.TimeoutError:
                 metrics.timeouts += 1
             except (redis.RedisError, OSError):
                 metrics.errors += 1
             else:
                 breaker.success()
-                return self._facts(raw, number, ingress, text, state)
+                version, current = self._reply(raw, 1, state)
+                return self._answer(raw, 0, version, current, state, number, ingress, text)
             breaker.failure()
             attempt += 1
             if (
@@ -312,8 +313,6 @@ class RedisStore:
         self.metrics.lookups += 1
         if not self.breaker.allow():
             return self._fallback(number, ingress, text)
-        if ingress is not None and ("\x1e" in ingress or "\x1f" in ingress):
-            return await self._alookup_single(number, ingress, text)  # cannot travel in a batch record
         loop = asyncio.get_running_loop()
         lc = self._hot
         if lc is None or lc.loop is not loop:
@@ -327,35 +326,6 @@ class RedisStore:
             lc.scheduled = True
             loop.call_soon(self._flush, lc)
         return await future
-
-    async def _alookup_single(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
-        """One LOOKUP call of its own (an ingress peer containing the batch record separators)."""
-        metrics = self.metrics
-        breaker = self.breaker
-        state = self._current_snapshot()
-        args = self._args(number, ingress, state)
-        deadline = self.clock() + self._budget_s
-        attempt = 0
-        while True:
-            try:
-                script = self._async_client().script
-                async with asyncio.timeout(max(deadline - self.clock(), 0.0)):
-                    raw = await script(keys=[self.keys.live], args=args)
-            except (TimeoutError, redis.TimeoutError):
-                metrics.timeouts += 1
-            except (redis.RedisError, OSError):
-                metrics.errors += 1
-            else:
-                breaker.success()
-                return self._facts(raw, number, ingress, text, state)
-            breaker.failure()
-            attempt += 1
-            if (
-                attempt > self.settings.retries
-                or self.clock() + self._command_s > deadline
-                or breaker.state is not BreakerState.CLOSED
-            ):
-                return self._fallback(number, ingress, text)
 
     def _flush(self, lc: _LoopClient) -> None:
         """The call_soon callback: send what this iteration queued, unless enough batches are in flight."""
@@ -378,15 +348,9 @@ class RedisStore:
         if lc.pending and lc.inflight < self._inflight_max:
             self._send(lc)
 
-    def _batch_args(self, batch: list[_Waiter], state: SnapshotState | None) -> list[str]:
-        records = "\x1e".join(
-            [
-                f"{w.number.block}\x1f{w.number.national}\x1f{w.number.e164}\x1f"
-                + ("" if w.ingress is None else "=" + w.ingress)
-                for w in batch
-            ]
-        )
-        return [self.keys.prefix, state.static if state is not None else "", records]
+    def _batch_args(self, records: list[str], state: SnapshotState | None) -> list[str]:
+        """LOOKUP_MANY's arguments for these `_record`s."""
+        return [self.keys.prefix, state.static if state is not None else "", "\x1e".join(records)]
 
     async def _run_batch(self, lc: _LoopClient, batch: list[_Waiter]) -> None:
         """Send one batch; answer each waiter from the reply, or with the fail policy at its own deadline.
@@ -406,7 +370,8 @@ class RedisStore:
         try:
             while True:
                 sent = waiting  # the reply answers these, in this order
-                call = loop.create_task(lc.many(keys=[self.keys.live], args=self._batch_args(sent, state)))
+                args = self._batch_args([_record(w.number, w.ingress) for w in sent], state)
+                call = loop.create_task(lc.many(keys=[self.keys.live], args=args))
                 call.add_done_callback(_retrieve)
                 grace = True
                 while not call.done():
@@ -464,44 +429,56 @@ class RedisStore:
                     w.future.set_result(self._fallback(w.number, w.ingress, w.text))
 
     def _resolve(self, batch: list[_Waiter], raw: list[Any], state: SnapshotState | None) -> None:
-        version = raw[0]
-        if version is None:
-            for w in batch:
-                if not w.future.done():
-                    w.future.set_result(_EMPTY.facts(w.number, w.ingress, w.text))
-            return
-        self._last_version = version
-        if raw[2] == 1:
-            assert state is not None
-            tables = state.tables
-            for w, susp in zip(batch, raw[3:], strict=True):
-                future = w.future
-                if future.done():
-                    continue
-                try:
-                    number = w.number
-                    facts = tables.facts(number, w.ingress, w.text)
-                    suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
-                    if facts.suspension != suspension or facts.data_version != version:
-                        facts = replace(facts, suspension=suspension, data_version=version)
-                except Exception as exc:  # the waiter's own error, raised as the unbatched call did
-                    future.set_exception(exc)
-                else:
-                    future.set_result(facts)
-            return
-        if state is not None and self.snapshot is not None:
-            self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
+        version, current = self._reply(raw, len(batch), state)
         for i, w in enumerate(batch):
             future = w.future
             if future.done():
                 continue
-            j = 3 + 8 * i
             try:
-                facts = self._full_facts(version, raw[j : j + 8], w.number, w.ingress, w.text)
-            except Exception as exc:
+                facts = self._answer(raw, i, version, current, state, w.number, w.ingress, w.text)
+            except Exception as exc:  # the waiter's own error, raised as the unbatched call does
                 future.set_exception(exc)
             else:
                 future.set_result(facts)
+
+    def _reply(self, raw: list[Any], count: int, state: SnapshotState | None) -> tuple[str | None, bool]:
+        """A LOOKUP_MANY reply for ``count`` checks: (data version or None if nothing was ever
+        published, whether the caller's snapshot is current). Raises on a reply of the wrong size."""
+        version = raw[0]
+        if version is None:
+            return None, False
+        self._last_version = version
+        current = raw[2] == 1
+        if len(raw) != 3 + (1 if current else 8) * count:
+            raise ValueError(f"LOOKUP_MANY answered {len(raw)} values for {count} checks")
+        if not current and state is not None and self.snapshot is not None:
+            self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
+        return version, current
+
+    def _answer(
+        self,
+        raw: list[Any],
+        i: int,
+        version: str | None,
+        current: bool,
+        state: SnapshotState | None,
+        number: PhoneNumber,
+        ingress: str | None,
+        text: str,
+    ) -> Facts:
+        """The facts of the ``i``-th check of a LOOKUP_MANY reply (see `_reply`)."""
+        if version is None:
+            return _EMPTY.facts(number, ingress, text)
+        if current:
+            assert state is not None
+            facts = state.tables.facts(number, ingress, text)
+            susp = raw[3 + i]
+            suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
+            if facts.suspension != suspension or facts.data_version != version:
+                facts = replace(facts, suspension=suspension, data_version=version)
+            return facts
+        j = 3 + 8 * i
+        return self._full_facts(version, raw[j : j + 8], number, ingress, text)
 
     def _fallback(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         if self.fail_policy == "snapshot" and self.snapshot is not None:
@@ -522,23 +499,6 @@ class RedisStore:
             op = codec.decode_resolved(raw)
             self._decoded[raw] = op
         return OperatorFacts.of(role, op)
-
-    def _facts(
-        self, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str, state: SnapshotState | None
-    ) -> Facts:
-        version = raw[0]
-        if version is None:
-            return _EMPTY.facts(number, ingress, text)
-        self._last_version = version
-        if len(raw) == 3:
-            assert state is not None
-            susp = raw[2]
-            suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
-            facts = state.tables.facts(number, ingress, text)
-            return replace(facts, suspension=suspension, data_version=version)
-        if state is not None and self.snapshot is not None:
-            self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
-        return self._full_facts(version, raw[2:10], number, ingress, text)
 
     def _full_facts(
         self, version: str, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 from cachedata import StoreFactory, numbers_for, varied_parts
@@ -17,7 +18,9 @@ from cachedata import StoreFactory, numbers_for, varied_parts
 from sipcheck.cache import EmbeddedRedis, RedisStore
 from sipcheck.cache.store import FailPolicy
 from sipcheck.facts import Facts
+from sipcheck.model import Component, Part, Trunk
 from sipcheck.numbers import PhoneNumber, parse_number
+from sipcheck.store import MemoryStore
 
 INGRESS = (None, "peer-cloudx", "10.0.0.1", "", "unknown-peer")
 
@@ -256,6 +259,35 @@ def test_an_ingress_with_record_separators_still_gets_its_facts(make_store: Stor
     got = asyncio.run(run())
     assert got == [store.lookup(number, odd, "t"), store.lookup(number, None, "t")]
     assert got[0].ingress_peer == odd and got[0].ingress is None
+
+
+@pytest.mark.parametrize("snapshot", [False, True], ids=["script", "snapshot"])
+def test_a_trunk_whose_peer_contains_record_separators_is_found(
+    make_store: StoreFactory, snapshot: bool
+) -> None:
+    """The peer is the one free-text field of a batch record: it travels hex-encoded, on both paths."""
+    parts = varied_parts()
+    odd = "trunk\x1eA\x1fé%="
+    trunks = Part(Component.TRUNKS, (*parts[Component.TRUNKS].records, Trunk(odd, "kddi")))
+    parts = {**parts, Component.TRUNKS: trunks}
+    store = make_store(local_snapshot=snapshot)
+    version = store.publish(parts)
+    if snapshot:
+        assert store.snapshot is not None and store.snapshot.wait_for(version, 5)
+    memory = MemoryStore(parts)
+    number = parse_number("05012341234")
+    peers = (odd, odd + "x", "%74", "=10.0.0.1", "10.0.0.1")
+
+    async def run() -> list[Facts]:
+        results = await asyncio.gather(*(store.alookup(number, peer, "t") for peer in peers))
+        await store.aclose()
+        return list(results)
+
+    got = asyncio.run(run())
+    expected = [replace(memory.lookup(number, peer, "t"), data_version=version) for peer in peers]
+    assert got == expected == [store.lookup(number, peer, "t") for peer in peers]
+    assert got[0].ingress is not None and got[0].ingress.id == "kddi"
+    assert [f.ingress is None for f in got[1:]] == [True, True, True, False]
 
 
 def test_waiters_past_their_budget_are_answered_while_the_batch_goes_on_for_the_others(
