@@ -21,6 +21,10 @@ class PlotUnavailableError(RuntimeError):
     """matplotlib is not installed."""
 
 
+OUTLINE_HZ = 90.0
+"""Half-height of a detected segment's outline: wide enough (3 FFT bins each side) that the tone's
+own line stays visible inside it."""
+
 def _pyplot() -> Any:
     try:
         import matplotlib
@@ -51,7 +55,10 @@ def plot_validation(
     fig, ax = plt.subplots(figsize=(11, 5), dpi=100)
     if len(x) >= 256:
         with np.errstate(divide="ignore"):
-            ax.specgram(x, NFFT=256, Fs=ANALYSIS_RATE, noverlap=192, cmap="magma", vmin=-150)
+            # Digital silence is -inf dB, which matplotlib draws as "bad" (white): show it as black.
+            cmap = plt.get_cmap("magma").copy()
+            cmap.set_bad("black")
+            ax.specgram(x, NFFT=256, Fs=ANALYSIS_RATE, noverlap=192, cmap=cmap, vmin=-150)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (Hz)")
     ax.set_ylim(0, ANALYSIS_RATE / 2)
@@ -92,19 +99,24 @@ def plot_validation(
                 for f in seg.frequencies_hz:
                     ax.add_patch(
                         Rectangle(
-                            (seg.start_s, f - 40),
+                            (seg.start_s, f - OUTLINE_HZ),
                             seg.end_s - seg.start_s,
-                            80,
+                            2 * OUTLINE_HZ,
                             fill=False,
                             edgecolor=colour,
-                            lw=1.5,
+                            lw=1.2,
                         )
                     )
     for seg in result.unmatched_segments:
         for f in seg.frequencies_hz:
             ax.add_patch(
                 Rectangle(
-                    (seg.start_s, f - 40), seg.end_s - seg.start_s, 80, fill=False, edgecolor="grey", lw=1
+                    (seg.start_s, f - OUTLINE_HZ),
+                    seg.end_s - seg.start_s,
+                    2 * OUTLINE_HZ,
+                    fill=False,
+                    edgecolor="grey",
+                    lw=1,
                 )
             )
     if result.failures:
