@@ -56,8 +56,7 @@ def plot_validation(
     if len(x) >= 256:
         with np.errstate(divide="ignore"):
             # Digital silence is -inf dB, which matplotlib draws as "bad" (white): show it as black.
-            cmap = plt.get_cmap("magma").copy()
-            cmap.set_bad("black")
+            cmap = plt.get_cmap("magma").with_extremes(bad="black")
             ax.specgram(x, NFFT=256, Fs=ANALYSIS_RATE, noverlap=192, cmap=cmap, vmin=-150)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (Hz)")
