@@ -106,6 +106,12 @@ def numbers_for(parts: dict[Component, Part]) -> list[str]:
     return sorted(out)
 
 
+SCHEDULING_SLACK_S = 0.5
+"""What a check may take beyond its budget on a loaded 2-core CI machine (a stalled process, not
+Redis). Still far below what an unbounded wait costs: redis-py's default 5 s timeouts, or forever
+for a hung server."""
+
+
 def fast_settings(url: str | None, **overrides: object) -> RedisSettings:
     values: dict[str, object] = {
         "url": url,
