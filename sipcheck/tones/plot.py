@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sipcheck.tones.analysis import ToneSegment
 from sipcheck.tones.dsp import ANALYSIS_RATE, resample
 from sipcheck.tones.profiles import ParametricProfile, Profile
 from sipcheck.tones.validate import ValidationResult
@@ -24,6 +25,7 @@ class PlotUnavailableError(RuntimeError):
 OUTLINE_HZ = 90.0
 """Half-height of a detected segment's outline: wide enough (3 FFT bins each side) that the tone's
 own line stays visible inside it."""
+
 
 def _pyplot() -> Any:
     try:
@@ -63,6 +65,21 @@ def plot_validation(
     ax.set_ylim(0, ANALYSIS_RATE / 2)
     verdict = "PASS" if result.passed else "FAIL: " + ", ".join(sorted(set(result.failure_codes)))
     ax.set_title(f"{profile.id}: {verdict}", fontsize=10)
+
+    def outline(seg: ToneSegment, colour: str, width: float) -> None:
+        """Outline a detected segment at each of its frequencies."""
+        for f in seg.frequencies_hz:
+            ax.add_patch(
+                Rectangle(
+                    (seg.start_s, f - OUTLINE_HZ),
+                    seg.end_s - seg.start_s,
+                    2 * OUTLINE_HZ,
+                    fill=False,
+                    edgecolor=colour,
+                    lw=width,
+                )
+            )
+
     ax.axvline(
         result.call_start_s, color="cyan", linestyle=":", label=f"call start ({result.call_start_source})"
     )
@@ -95,29 +112,9 @@ def plot_validation(
             seg = check.measured
             if seg is not None:
                 colour = "lime" if not check.failures else "red"
-                for f in seg.frequencies_hz:
-                    ax.add_patch(
-                        Rectangle(
-                            (seg.start_s, f - OUTLINE_HZ),
-                            seg.end_s - seg.start_s,
-                            2 * OUTLINE_HZ,
-                            fill=False,
-                            edgecolor=colour,
-                            lw=1.2,
-                        )
-                    )
+                outline(seg, colour, 1.2)
     for seg in result.unmatched_segments:
-        for f in seg.frequencies_hz:
-            ax.add_patch(
-                Rectangle(
-                    (seg.start_s, f - OUTLINE_HZ),
-                    seg.end_s - seg.start_s,
-                    2 * OUTLINE_HZ,
-                    fill=False,
-                    edgecolor="grey",
-                    lw=1,
-                )
-            )
+        outline(seg, "grey", 1.0)
     if result.failures:
         ax.text(
             0.01,
