@@ -214,7 +214,7 @@ async def run_agent_async(
                 "max_calls": sip.max_calls,
                 "max_cps": sip.max_cps,
             }
-            print(READY_PREFIX + json.dumps(ready), flush=True)
+            announce_ready(ready)
             if on_ready is not None:
                 on_ready()
             await stop.wait()
@@ -275,6 +275,18 @@ def agent_env(settings: Settings, index: int, base: dict[str, str] | None = None
     env["SIPCHECK_SIP__RTP_PORT"] = str(sip.rtp_port + index * sip.rtp_port_range)
     env["SIPCHECK_SIP__AGENTS"] = "1"
     return env
+
+
+def announce_ready(ready: dict[str, Any]) -> None:
+    """Print the ready line with one ``write(2)`` on stdout.
+
+    Sibling agents of a service share the parent's stdout pipe. ``print``
+    may issue the text and its newline as two writes (it does under
+    ``PYTHONUNBUFFERED``), so two agents starting together could interleave
+    their lines; a single write below ``PIPE_BUF`` bytes is atomic on a pipe.
+    """
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), (READY_PREFIX + json.dumps(ready) + "\n").encode())
 
 
 def agent_command(config_file: str | None, store: str) -> list[str]:

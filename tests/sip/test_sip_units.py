@@ -213,3 +213,40 @@ def test_free_port_block_finds_a_block_whatever_the_pid(monkeypatch: pytest.Monk
         for start, count in ((44000, 4), (46000, 400), (30000, 402)):
             base = harness.free_port_block(count, start=start)
             assert start <= base and base + count <= 60000
+
+
+_ANNOUNCER = """
+import sys
+from sipcheck.sip.agent import announce_ready
+for i in range(int(sys.argv[1])):
+    announce_ready({"pid": i, "next_hop": "sip:127.0.0.1:9", "pad": "x" * 120})
+"""
+
+
+def test_ready_lines_from_sibling_agents_never_interleave() -> None:
+    """Sibling agents share one stdout pipe; each ready line must arrive whole.
+
+    Unbuffered stdout is where ``print`` splits a line into two writes, so the
+    writers run with ``PYTHONUNBUFFERED=1`` (as a service manager may set it).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sipcheck.sip.agent import READY_PREFIX
+
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _ANNOUNCER, "3000"], stdout=write_fd, env=env)
+        for _ in range(3)
+    ]
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        lines = pipe.read().splitlines()
+    assert all(w.wait(30) == 0 for w in writers)
+    assert len(lines) == 9000
+    for line in lines:
+        assert line.startswith(READY_PREFIX), line[:80]
+        json.loads(line[len(READY_PREFIX) :])
