@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sipcheck.api.auth import TokenAuth, load_tokens
 from sipcheck.api.context import API_KEY, Api
-from sipcheck.api.errors import error_middleware
+from sipcheck.api.errors import CATCH_ALL, CATCH_ALL_NAME, guarded, unmatched
 from sipcheck.api.metrics import ApiMetrics
 from sipcheck.api.openapi import docs_page, openapi_bytes
 from sipcheck.api.ops import metrics_sync_loop
@@ -42,10 +42,14 @@ def create_app(
         openapi=openapi_bytes(ROUTES),
         docs_html=docs_page(ROUTES, f"http://{http.host}:{http.port}"),
     )
-    app = web.Application(middlewares=[error_middleware], client_max_size=http.max_body_bytes)
+    app = web.Application(client_max_size=http.max_body_bytes)
     app[API_KEY] = api
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, partial(route.handler, api), name=route.operation_id)
+        handler = partial(route.handler, api)
+        app.router.add_route(route.method, route.path, guarded(handler), name=route.operation_id)
+    app.router.add_route(
+        "*", CATCH_ALL, unmatched, name=CATCH_ALL_NAME
+    )  # last: only what no route above matched
     if sync_metrics:
         app.cleanup_ctx.append(metrics_sync_loop)
     return app

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
+import pytest
 from apihelpers import api_client, api_settings, screener_for
 
+from sipcheck.sample import sample_parts
 from sipcheck.store import MemoryStore
 
 SAMPLES = ["0312345678", "03-1234-9999", "+815012345678", "０３１２３４５６７８", "12", "184-0312345678"]
@@ -124,5 +127,33 @@ def test_unknown_paths_and_methods_answer_json(store: MemoryStore) -> None:
             wrong = await client.delete("/v1/check/0312345678")
             assert wrong.status == 405
             assert (await wrong.json())["error"]["code"] == "method_not_allowed"
+            assert wrong.headers["Allow"] == "GET"
+            batch_get = await client.get("/v1/check")  # the batch path takes POST only
+            assert batch_get.status == 405 and batch_get.headers["Allow"] == "POST"
 
     asyncio.run(body())
+
+
+class _BrokenStore(MemoryStore):
+    """A store with a bug in its lookup: the one fault here that real parts cannot produce."""
+
+    async def alookup(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug in the store")
+
+
+def test_a_handler_bug_answers_500_json_and_the_service_keeps_serving(
+    store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body() -> None:
+        async with api_client(_BrokenStore(sample_parts())) as client:
+            broken = await client.get("/v1/check/0312345678")
+            assert broken.status == 500
+            assert (await broken.json())["error"] == {
+                "code": "internal_error",
+                "message": "unexpected error while handling GET /v1/check/0312345678",
+            }
+            assert (await client.get("/healthz")).status == 200
+            assert (await client.get("/v1/check/12")).status == 200  # unparsable: answered before the store
+
+    asyncio.run(body())
+    assert any(r.message == "unhandled error" and r.exc_info for r in caplog.records)
