@@ -1,7 +1,8 @@
 """Redis-backed checks per second at 1, 8 and 64 concurrent callers, beside the raw server rate.
 
 For each concurrency: full screening checks (`Screener.acheck`: parse, lookup, facts, verdict)
-through `RedisStore` with and without the local snapshot, and as the baseline the same server
+through `RedisStore` without the local snapshot, with it (suspensions asked of Redis), and with
+local reads (the default: no round trip while the snapshot is in step), and as the baseline the same server
 answering the lookup script called raw with one number (redis.asyncio EVALSHA of LOOKUP_MANY with a
 one-record batch per operation, no decoding: what a check cost before the coalescing) and
 a plain GET, in the same run and the same process. `alookup` coalesces concurrent checks into one
@@ -64,7 +65,8 @@ async def run(url: str, numbers: list[str], seconds: float) -> None:
     raw_args = [[keys.prefix, "", f"{p.block}\x1f{p.national}\x1f{p.e164}\x1f=10.0.0.1"] for p in parsed]
     stores = {
         "script": RedisStore(settings(url, local_snapshot=False)),
-        "snapshot": RedisStore(settings(url, local_snapshot=True)),
+        "snapshot": RedisStore(settings(url, local_snapshot=True, local_reads=False)),
+        "local": RedisStore(settings(url, local_snapshot=True, local_reads=True)),
     }
     snap = stores["snapshot"].snapshot
     assert snap is not None
@@ -90,26 +92,30 @@ async def run(url: str, numbers: list[str], seconds: float) -> None:
 
     for store in stores.values():
         await store.awarm()  # what a server does at start-up
+    local = stores["local"].snapshot
+    assert local is not None and await asyncio.to_thread(local.wait_local, 30), "local reads never started"
     # Warm up every path (script load, pools).
-    for op in (raw_eval, raw_get, check("script"), check("snapshot")):
+    for op in (raw_eval, raw_get, check("script"), check("snapshot"), check("local")):
         await rate(8, 0.3, op)
     print(
         f"{'callers':>7} {'raw GET/s':>10} {'raw EVALSHA/s':>14} {'checks/s':>9} {'ratio':>6} "
-        f"{'snapshot checks/s':>18} {'ratio':>6}"
+        f"{'snapshot checks/s':>18} {'ratio':>6} {'local checks/s':>15} {'ratio':>6}"
     )
     for concurrency in (1, 8, 64):
         get = await rate(concurrency, seconds, raw_get)
         ev = await rate(concurrency, seconds, raw_eval)
         scr = await rate(concurrency, seconds, check("script"))
         snp = await rate(concurrency, seconds, check("snapshot"))
+        loc = await rate(concurrency, seconds, check("local"))
         print(
             f"{concurrency:>7} {get:>10.0f} {ev:>14.0f} {scr:>9.0f} {scr / ev:>6.0%} "
-            f"{snp:>18.0f} {snp / ev:>6.0%}"
+            f"{snp:>18.0f} {snp / ev:>6.0%} {loc:>15.0f} {loc / ev:>6.0%}"
         )
     for name, store in stores.items():
         m = store.metrics
         print(
-            f"{name}: lookups={m.lookups} errors={m.errors} timeouts={m.timeouts} "
+            f"{name}: lookups={m.lookups} local answers={m.local_answers} round trips={m.batches} "
+            f"errors={m.errors} timeouts={m.timeouts} "
             f"fail-policy answers={m.unavailable_answers} breaker opens={m.breaker_opens}"
         )
         await store.aclose()

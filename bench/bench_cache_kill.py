@@ -7,7 +7,10 @@ budget), how many verdicts during the outage were the configured fail-policy ver
 all), and how long after the server was back the first real answer came (target: < 2 s, no
 restart of anything). Baseline in the same run: the slowest check while Redis was healthy.
 
-Usage: .venv/bin/python bench/bench_cache_kill.py [--fail-policy open|closed|snapshot]
+Usage: .venv/bin/python bench/bench_cache_kill.py [--fail-policy open|closed|snapshot] [--local-reads]
+
+With ``--local-reads`` (the service's default) checks are answered from process memory until the
+snapshot has not heard from Redis for the sync timeout (1 s), and only then meet the fail policy.
 Machine: 2 cores shared with other work; figures are noisy.
 """
 
@@ -38,8 +41,12 @@ EXPECTED = {
 }
 
 
-def callers(url: str, numbers: list[str], fail_policy: str, ready: Any, stop: Any, out: Any) -> None:
-    redis_settings = settings(url, local_snapshot=fail_policy == "snapshot")
+def callers(
+    url: str, numbers: list[str], fail_policy: str, local_reads: bool, ready: Any, stop: Any, out: Any
+) -> None:
+    redis_settings = settings(
+        url, local_snapshot=local_reads or fail_policy == "snapshot", local_reads=local_reads
+    )
     store = RedisStore(redis_settings, fail_policy=fail_policy)  # type: ignore[arg-type]
     screener = Screener(store, PolicyConfig(fail_policy=fail_policy))  # type: ignore[arg-type]
     budget = redis_settings.check_budget_ms / 1000
@@ -98,6 +105,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fail-policy", choices=sorted(EXPECTED), default="open")
     parser.add_argument("--outage", type=float, default=3.0)
+    parser.add_argument(
+        "--local-reads",
+        action="store_true",
+        help="the service's default: answer from the in-step snapshot (else every check asks Redis)",
+    )
     args = parser.parse_args()
     parts = dataset(50_000, 100_000)
     blocks = [r for r in parts[Component.BLOCKS].records if isinstance(r, Block)]
@@ -109,7 +121,9 @@ def main() -> None:
         loader.close()
         ctx = multiprocessing.get_context("spawn")
         ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-        child = ctx.Process(target=callers, args=(server.url, numbers, args.fail_policy, ready, stop, out))
+        child = ctx.Process(
+            target=callers, args=(server.url, numbers, args.fail_policy, args.local_reads, ready, stop, out)
+        )
         child.start()
         if not ready.wait(60):
             raise SystemExit("callers did not start")
@@ -126,10 +140,14 @@ def main() -> None:
         server.stop()
     first_real = next((t for t, real in r["events"] if real and t > back_at), None)
     recovery = f"{first_real - back_at:.2f} s" if first_real else "never"
+    first_policy = next((t for t, real in r["events"] if not real and t > killed_at), None)
+    reads = "local reads (sync timeout 1 s)" if args.local_reads else "every check asks Redis"
     print(
         f"fail policy {args.fail_policy}; outage {args.outage:.1f} s; "
-        "64 callers, default settings (50 ms budget)"
+        f"64 callers, default settings (50 ms budget); {reads}"
     )
+    if first_policy is not None:
+        print(f"first fail-policy answer {first_policy - killed_at:.2f} s after the kill")
     print(
         f"checks {r['checks']}: real answers {r['real']}, fail-policy answers {r['policy']}, "
         f"wrong verdicts {r['wrong']}"

@@ -5,7 +5,9 @@ Usage: ``.venv/bin/python bench/bench_http.py [--workers 2] [--duration 10] [--c
 Servers (each with the same number of worker processes, ``reuse_port``, no access log):
 - ``trivial``: an aiohttp handler returning a constant JSON (the baseline),
 - ``memory``: the sipcheck app over a MemoryStore with the sample data,
-- ``redis``: the sipcheck app over a RedisStore on an embedded redis-server (the service's default).
+- ``redis``: the sipcheck app over a RedisStore on an embedded redis-server with the default settings
+  (the service's default: local reads, no round trip while the snapshot is in step),
+- ``redis-rt``: the same with ``local_reads`` off: every check asks Redis (batched round trips).
 
 For each: the maximum rate (wrk, a realistic number mix from a Lua script), then the latency at
 half that rate (wrk's per-connection ``delay()`` paces the load); for sipcheck also the batch
@@ -27,12 +29,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 BATCH = 1000
-KINDS = ("trivial", "trivial-verdict", "memory", "redis")
+KINDS = ("trivial", "trivial-verdict", "memory", "redis", "redis-rt")
 
 
 # -- servers (run in a child process: ``bench_http.py --serve KIND``) ------------------------------
@@ -75,7 +78,8 @@ def _serve(kind: str, port: int, workers: int, redis_url: str | None) -> int:
         if kind == "memory":
             store = MemoryStore(sample_parts())
         else:
-            store = RedisStore(RedisSettings(url=redis_url), fail_policy=settings.policy.fail_policy)
+            redis_settings = RedisSettings(url=redis_url, local_reads=kind == "redis")
+            store = RedisStore(redis_settings, fail_policy=settings.policy.fail_policy)
         return create_app(Screener(store, settings.policy), store, settings), store
 
     def worker(index: int, ready: Any) -> int:
@@ -245,6 +249,18 @@ def batch_rate(base: str, paths: list[str], duration: int) -> dict[str, float]:
     return run_wrk(base + "/v1/check", lua_batch(numbers), 4, duration)
 
 
+def store_counters(base: str) -> dict[str, float]:
+    """The answering worker's store counters from /metrics (each worker has its own; one is enough
+    to show where answers came from)."""
+    time.sleep(1.5)  # the app copies store counters into Prometheus every second
+    text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+    out: dict[str, float] = {}
+    for name in ("lookups", "local_answers", "batches"):
+        found = re.search(rf"^sipcheck_store_{name}_total (\S+)$", text, re.M)
+        out[name] = float(found.group(1)) if found else 0.0
+    return out
+
+
 def report(name: str, r: dict[str, Any], baselines: dict[str, float]) -> None:
     peak, half = r["peak"], r["half"]
     ratios = ", ".join(f"{peak['rps'] / v * 100:.0f} % of {k}" for k, v in baselines.items() if k != name)
@@ -258,6 +274,12 @@ def report(name: str, r: dict[str, Any], baselines: dict[str, float]) -> None:
         f"p50 {half.get('p50_ms', 0):.2f} ms, p90 {half.get('p90_ms', 0):.2f} ms, "
         f"p99 {half.get('p99_ms', 0):.2f} ms"
     )
+    if "store" in r:
+        c = r["store"]
+        print(
+            f"{'':16s} one worker's store: {c['lookups']:,.0f} lookups, {c['local_answers']:,.0f} answered "
+            f"locally, {c['batches']:,.0f} Redis round trips"
+        )
     if "batch" in r:
         b = r["batch"]
         print(
@@ -313,6 +335,8 @@ def main() -> int:
                 r["half"] = half_rate(base, paths, r["peak"]["rps"] / 2, args.duration)
                 if not kind.startswith("trivial"):
                     r["batch"] = batch_rate(base, paths, args.duration)
+                if kind.startswith("redis"):
+                    r["store"] = store_counters(base)
         finally:
             for proc, _port in servers.values():
                 stop_server(proc)

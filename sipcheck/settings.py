@@ -52,6 +52,13 @@ class RedisSettings(BaseModel):
     breaker_reset_ms: float = 1000.0
     local_snapshot: bool = True
     """Keep blocks/operators in process memory; ask Redis only for suspensions."""
+    local_reads: bool = True
+    """With the snapshot, answer checks from process memory (no round trip) while it is provably in step with
+    Redis: suspension changes arrive as pub/sub deltas, and Redis is heard from every sync_timeout_ms.
+    Off: every check asks Redis for the suspension. Needs at most snapshot_suspensions_max suspensions."""
+    sync_timeout_ms: float = Field(default=1000.0, gt=0)
+    """Local reads stop when Redis was not heard from for this long; checks then ask Redis (and meet the
+    fail policy if it is gone)."""
     embedded_server: str | None = Field(
         default=None, description="path of the redis-server binary for the embedded Redis; unset picks one"
     )

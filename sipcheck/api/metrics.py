@@ -55,6 +55,10 @@ STORE_COUNTERS: Final[dict[str, tuple[str, str]]] = {
     "breaker_opens": ("sipcheck_store_breaker_opens", "times the store's circuit breaker opened"),
     "snapshot_answers": ("sipcheck_store_snapshot_answers", "lookups answered from the local snapshot"),
     "unavailable_answers": ("sipcheck_store_unavailable_answers", "lookups answered with data unavailable"),
+    "local_answers": (
+        "sipcheck_store_local_answers",
+        "lookups answered from the in-step local snapshot (no round trip)",
+    ),
     "batches": (
         "sipcheck_store_batches",
         "round trips carrying coalesced lookups (lookups / batches = batch size)",

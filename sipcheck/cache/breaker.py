@@ -36,6 +36,7 @@ class CacheMetrics:
     unavailable_answers: int = 0
     snapshot_refreshes: int = 0
     batches: int = 0  # coalesced script calls of the async path (lookups / batches = mean batch size)
+    local_answers: int = 0  # lookups answered from the in-step local snapshot, no round trip
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

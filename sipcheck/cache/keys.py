@@ -7,7 +7,8 @@ the live pointer, the manifest and the data of a version together.
     {p}:live                      string  the live data version N (the one pointer a publish switches)
     {p}:seq                       string  INCR counter that hands out versions
     {p}:lock                      string  publish lock (SET NX PX), so two loads never interleave
-    {p}:events                    channel pub/sub: "publish N" and "suspensions N"
+    {p}:events                    channel pub/sub: "publish N", and "suspensions N SEQ OP" + delta
+    {p}:suspseq                   string  INCR counter numbering incremental suspension changes
     {p}:manifest:N                hash    component -> component version; <component>.meta -> JSON;
                                           static -> version of refs/ops; wlens -> "7,6" (wholesale lengths)
     {p}:blocks:V                  hash    national prefix -> kind US in_use US operator reference
@@ -52,6 +53,10 @@ class KeySpace:
     @property
     def events(self) -> str:
         return f"{self.prefix}:events"
+
+    @property
+    def suspseq(self) -> str:
+        return f"{self.prefix}:suspseq"
 
     def manifest(self, version: str) -> str:
         return f"{self.prefix}:manifest:{version}"

@@ -114,13 +114,16 @@ return out
 
 # KEYS[1] live pointer. ARGV: 1 key prefix, 2 events channel, 3 'add' | 'remove', then fields
 # (add: number, value pairs; remove: numbers). Applies to the live version's suspension hash, so
-# the change takes effect for every reader at once; returns the count added / removed.
+# the change takes effect for every reader at once, numbers the change ({p}:suspseq) and publishes
+# it as a delta, "suspensions N SEQ OP" newline then the fields joined by US (\x1f), which local
+# snapshots apply in order (see snapshot.py). Returns {count added / removed, SEQ}; {-1|-2, 0}
+# when there is no live version / no suspension component yet.
 SUSPEND = r"""
 local n = redis.call('GET', KEYS[1])
-if not n then return -1 end
+if not n then return {-1, 0} end
 local p = ARGV[1]
 local sv = redis.call('HGET', p .. ':manifest:' .. n, 'suspensions')
-if not sv then return -2 end
+if not sv then return {-2, 0} end
 local key = p .. ':suspensions:' .. sv
 local count = 0
 if ARGV[3] == 'add' then
@@ -133,8 +136,10 @@ else
     count = count + redis.call('HDEL', key, ARGV[i])
   end
 end
-redis.call('PUBLISH', ARGV[2], 'suspensions ' .. n)
-return count
+local seq = redis.call('INCR', p .. ':suspseq')
+redis.call('PUBLISH', ARGV[2], 'suspensions ' .. n .. ' ' .. seq .. ' ' .. ARGV[3] .. '\n' ..
+  table.concat(ARGV, '\31', 4))
+return {count, seq}
 """
 
 # Compare-and-delete for the publish lock.

@@ -168,8 +168,19 @@ class RedisStore:
         self._last_version = ""
         self.snapshot: Snapshot | None = None
         self._use_snapshot = settings.local_snapshot
+        self._local: Snapshot | None = None  # the snapshot when local reads are on
         if settings.local_snapshot or fail_policy == "snapshot":
-            self.snapshot = Snapshot(self._admin, self.keys, self.metrics, settings.snapshot_suspensions_max)
+            local_reads = settings.local_snapshot and settings.local_reads
+            self.snapshot = Snapshot(
+                self._admin,
+                self.keys,
+                self.metrics,
+                settings.snapshot_suspensions_max,
+                local_reads=local_reads,
+                sync_timeout_s=settings.sync_timeout_ms / 1000.0,
+                clock=clock,
+            )
+            self._local = self.snapshot if local_reads else None
             self.snapshot.start()
 
     # -- clients -----------------------------------------------------------------------------------
@@ -274,9 +285,28 @@ class RedisStore:
     def _current_snapshot(self) -> SnapshotState | None:
         return self.snapshot.state if (self._use_snapshot and self.snapshot is not None) else None
 
+    def _local_facts(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts | None:
+        """The answer from process memory when local reads are on and the snapshot is in step."""
+        local = self._local
+        if local is None:
+            return None
+        state = local.local()
+        if state is None:
+            return None
+        self.metrics.local_answers += 1
+        return state.tables.facts(number, ingress, text)
+
+    @property
+    def local_in_sync(self) -> bool:
+        """Whether checks are answered from process memory right now (a gauge for operations)."""
+        return self._local is not None and self._local.local() is not None
+
     def lookup(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         metrics = self.metrics
         metrics.lookups += 1
+        facts = self._local_facts(number, ingress, text)
+        if facts is not None:
+            return facts
         breaker = self.breaker
         if not breaker.allow():
             return self._fallback(number, ingress, text)
@@ -311,6 +341,9 @@ class RedisStore:
         a waiter that is cancelled just leaves its slot unanswered.
         """
         self.metrics.lookups += 1
+        facts = self._local_facts(number, ingress, text)
+        if facts is not None:
+            return facts
         if not self.breaker.allow():
             return self._fallback(number, ingress, text)
         loop = asyncio.get_running_loop()
@@ -528,16 +561,20 @@ class RedisStore:
             names = ", ".join(c.value for c in parts)
             raise StoreError(f"publishing {names} to Redis failed: {exc}") from exc
         self._last_version = version
+        if self.snapshot is not None:
+            self.snapshot.expect(version=version)
         return version
 
     def _suspend_call(self, op: str, args: list[str]) -> int:
         argv = [self.keys.prefix, self.keys.events, op, *args]
-        result = int(self._suspend(keys=[self.keys.live], args=argv))
-        if result < 0:
+        count, seq = (int(x) for x in self._suspend(keys=[self.keys.live], args=argv))
+        if count < 0:
             # No live version, or one without a suspensions component yet: create an empty one first.
             self.publish({Component.SUSPENSIONS: Part(Component.SUSPENSIONS, ())})
-            result = int(self._suspend(keys=[self.keys.live], args=argv))
-        return result
+            count, seq = (int(x) for x in self._suspend(keys=[self.keys.live], args=argv))
+        if self.snapshot is not None:
+            self.snapshot.expect(seq=seq)
+        return count
 
     def add_suspensions(self, items: Iterable[Suspension]) -> int:
         total = 0

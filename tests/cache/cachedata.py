@@ -123,6 +123,7 @@ def fast_settings(url: str | None, **overrides: object) -> RedisSettings:
         "breaker_min_span_ms": 20,
         "gc_grace_ms": 0,
         "local_snapshot": False,
+        "local_reads": False,  # tests of local reads turn them on by name
     }
     values.update(overrides)
     return RedisSettings.model_validate(values)

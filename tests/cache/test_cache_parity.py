@@ -40,18 +40,22 @@ def _strip(f: Facts) -> Facts:
     return replace(f, data_version="")
 
 
-@pytest.mark.parametrize("snapshot", [False, True], ids=["script", "snapshot"])
+@pytest.mark.parametrize("mode", ["script", "snapshot", "local"])
 @pytest.mark.parametrize("name_parts", _datasets(), ids=lambda v: v[0])
 def test_lua_equals_tableset(
-    make_store: StoreFactory, name_parts: tuple[str, dict[Component, Part]], snapshot: bool
+    make_store: StoreFactory, name_parts: tuple[str, dict[Component, Part]], mode: str
 ) -> None:
+    """The script, the snapshot + script and local reads (data through Redis's encoding) agree with memory."""
     _name, parts = name_parts
     memory = MemoryStore(parts)
-    store = make_store(local_snapshot=snapshot)
+    snapshot = mode != "script"
+    store = make_store(local_snapshot=snapshot, local_reads=mode == "local")
     version = store.publish(parts)
     if snapshot:
         assert store.snapshot is not None
         assert store.snapshot.wait_for(version, 5)
+    if mode == "local":
+        assert store.snapshot is not None and store.snapshot.wait_local(5)
     policy = PolicyConfig().compile()
     numbers = numbers_for(parts) if _name == "varied" else _sample_numbers(parts)
     assert len(numbers) > 40
@@ -69,6 +73,7 @@ def test_lua_equals_tableset(
     assert compared == len(numbers) * len(INGRESSES)
     if snapshot:
         assert store.metrics.lookups == compared
+    assert store.metrics.local_answers == (compared if mode == "local" else 0)
 
 
 def _sample_numbers(parts: dict[Component, Part]) -> list[str]:
