@@ -119,6 +119,20 @@ class TableSet:
             r.number: r for r in self._records(Component.SUSPENSIONS) if isinstance(r, Suspension)
         }
 
+    def with_suspensions(
+        self, part: Part, versions: Mapping[Component, str], data_version: str
+    ) -> TableSet:
+        """A copy sharing every compiled table but the suspensions: a suspension reload (the feed's
+        full snapshot) leaves blocks and operators alone, so a snapshot need not recompile them."""
+        clone = TableSet.__new__(TableSet)
+        for name in TableSet.__slots__:
+            setattr(clone, name, getattr(self, name))
+        clone.parts = {**self.parts, Component.SUSPENSIONS: part}
+        clone.versions = dict(versions)
+        clone.data_version = data_version
+        clone.suspensions = {r.number: r for r in part.records if isinstance(r, Suspension)}
+        return clone
+
     def _records(self, component: Component) -> tuple[object, ...]:
         part = self.parts.get(component)
         return part.records if part else ()

@@ -124,34 +124,50 @@ class Snapshot:
     # -- loading ---------------------------------------------------------------------------------
 
     def refresh(self) -> SnapshotState | None:
-        """Read the live version into a new `TableSet` and swap it in (one reference assignment)."""
+        """Bring the copy up to the live version: keep it if nothing changed, reload only suspensions if
+        only they changed, else read everything into a new `TableSet`; swap it in (one assignment).
+
+        Why the shortcuts: every process reloads at once after a publish or a Redis restart, and a
+        full reload of a large data set holds the interpreter for a second or more.
+        """
         seq = int(self.client.get(self.keys.suspseq) or 0)  # first: later changes arrive as deltas
         version, manifest = loader.live_manifest(self.client, self.keys)
-        if seq < self.applied_seq:  # the counter went back: Redis lost its data; old expectations are void
+        if seq < self.applied_seq:  # the counter went back: Redis lost data; old expectations are void
             with self._expect_lock:
                 self._expect_seq = 0
         if not version:
             self.applied_seq = seq
             return None
-        parts: dict[Component, Part] = {
-            c: loader.read_part(self.client, self.keys, manifest, c) for c in loader.STATIC_COMPONENTS
-        }
-        complete = True
-        susp_version = manifest.get(Component.SUSPENSIONS.value)
-        if susp_version:
-            key = self.keys.component(Component.SUSPENSIONS, susp_version)
-            if self.client.hlen(key) <= self.suspensions_max:
-                parts[Component.SUSPENSIONS] = loader.read_part(
-                    self.client, self.keys, manifest, Component.SUSPENSIONS
-                )
-            else:
-                complete = False
+        old = self.state
+        static = manifest.get("static", "")
+        if old is not None and old.version == version and old.static == static and seq == self.applied_seq:
+            return old  # no publish and no change since this copy was made (a reconnect, a restart)
+        suspensions = self._read_suspensions(manifest)
+        complete = suspensions is not None or not manifest.get(Component.SUSPENSIONS.value)
         versions = {c: manifest.get(c.value, "") for c in Component}
-        tables = TableSet(parts, versions, version)
-        state = SnapshotState(tables, manifest.get("static", ""), version, complete)
+        if old is not None and old.static == static and old.complete and suspensions is not None:
+            tables = old.tables.with_suspensions(suspensions, versions, version)
+        else:
+            parts: dict[Component, Part] = {
+                c: loader.read_part(self.client, self.keys, manifest, c) for c in loader.STATIC_COMPONENTS
+            }
+            if suspensions is not None:
+                parts[Component.SUSPENSIONS] = suspensions
+            tables = TableSet(parts, versions, version)
+        state = SnapshotState(tables, static, version, complete)
         self.applied_seq = seq
         self._set(state)
         return state
+
+    def _read_suspensions(self, manifest: loader.Manifest) -> Part | None:
+        """The live suspensions, or None when there are none or more than ``suspensions_max``."""
+        susp_version = manifest.get(Component.SUSPENSIONS.value)
+        if not susp_version:
+            return None
+        key = self.keys.component(Component.SUSPENSIONS, susp_version)
+        if self.client.hlen(key) > self.suspensions_max:
+            return None
+        return loader.read_part(self.client, self.keys, manifest, Component.SUSPENSIONS)
 
     def apply(self, message: str) -> bool:
         """Apply one ``suspensions N SEQ OP`` delta; False when it cannot be (a gap, another version)."""

@@ -160,3 +160,45 @@ def test_a_hung_redis_ends_local_reads_within_the_sync_timeout(
     assert silent_for < 5 and silent_for >= SYNC_MS / 1000 * 0.5
     _synced(reader)
     assert reader.lookup(NUMBER, None, "t").available
+
+
+def test_a_reconnect_with_nothing_changed_keeps_the_copy(
+    make_store: StoreFactory, redis_server: EmbeddedRedis
+) -> None:
+    """Every process resyncs after a Redis restart: when nothing changed it must not reload everything."""
+    reader = _local_reader(make_store)
+    make_store().publish(varied_parts())
+    _synced(reader)
+    assert reader.snapshot is not None
+    state, refreshes = reader.snapshot.state, reader.metrics.snapshot_refreshes
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert client.client_kill_filter(_type="pubsub") >= 1
+    _synced(reader)
+    assert reader.snapshot.state is state and reader.metrics.snapshot_refreshes == refreshes
+    client.close()
+
+
+def test_a_suspension_reload_keeps_the_compiled_static_tables(make_store: StoreFactory) -> None:
+    reader = _local_reader(make_store)
+    writer = make_store()
+    parts = varied_parts()
+    writer.publish(parts)
+    _synced(reader)
+    assert reader.snapshot is not None and reader.snapshot.state is not None
+    blocks = reader.snapshot.state.tables.blocks
+    version = writer.publish(
+        {Component.SUSPENSIONS: replace(parts[Component.SUSPENSIONS], records=(Suspension(NUMBER.e164),))}
+    )
+    assert _until(
+        lambda: (
+            reader.snapshot is not None
+            and reader.snapshot.state is not None
+            and reader.snapshot.state.version == version
+        )
+    )
+    _synced(reader)
+    facts = reader.lookup(NUMBER, None, "t")
+    assert facts.suspension == Suspension(NUMBER.e164) and facts.data_version == version
+    assert reader.snapshot.state.tables.blocks is blocks  # not recompiled
+    old = next(r for r in parts[Component.SUSPENSIONS].records if isinstance(r, Suspension))
+    assert reader.lookup(parse_number(old.number), None, "t").suspension is None  # the old set is gone
