@@ -128,6 +128,12 @@ class ApiMetrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.local_in_sync = Gauge(
+            "sipcheck_store_local_in_sync",
+            "1: checks answered from the in-step local copy; 0: they ask Redis (min over workers)",
+            registry=r,
+            multiprocess_mode="min",
+        )
         self.data_version = Gauge(
             "sipcheck_data_version",
             "live data version (numeric versions; 0 if none or not numeric)",
@@ -205,6 +211,11 @@ class ApiMetrics:
             self.breaker_state.set(BREAKER_STATES.get(state.lower(), 1.0))
         elif isinstance(state, int | float):
             self.breaker_state.set(float(state))
+
+    def sync_local(self, in_sync: bool | None) -> None:
+        """Whether the store answers locally (None: a store without local reads, nothing to say)."""
+        if in_sync is not None:
+            self.local_in_sync.set(1.0 if in_sync else 0.0)
 
     def sync_status(self, status: DataStatus, now: float | None = None) -> None:
         moment = time.time() if now is None else now

@@ -62,6 +62,7 @@ async def readyz(api: Api, request: web.Request) -> web.Response:
 def sync_metrics(api: Api, status: DataStatus | None) -> None:
     api.metrics.flush()
     api.metrics.sync_store_metrics(getattr(api.store, "metrics", None))
+    api.metrics.sync_local(getattr(api.store, "local_in_sync", None))
     if status is not None:
         api.metrics.sync_status(status)
 

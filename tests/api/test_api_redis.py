@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
-from apihelpers import api_client, api_settings, screener_for
+from apihelpers import AUTH, api_client, api_settings, screener_for
 
 from sipcheck.cache import EmbeddedRedis, RedisStore
 from sipcheck.sample import sample_parts
@@ -56,6 +57,35 @@ def test_readyz_unready_on_an_empty_redis(redis_server: EmbeddedRedis) -> None:
             response = await client.get("/readyz")
             assert response.status == 503
             assert "no data loaded" in (await response.json())["error"]["message"]
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()
+
+
+def test_default_settings_answer_locally_and_say_so_in_metrics(redis_server: EmbeddedRedis) -> None:
+    """The service's defaults (local reads): checks make no round trip while the copy is in step,
+    /metrics shows it, and a suspension made through the API is in the next answer."""
+    store = RedisStore(RedisSettings(url=redis_server.url))
+    store.publish(sample_parts())
+    assert store.snapshot is not None and store.snapshot.wait_local(5)
+    settings = api_settings()
+
+    async def body() -> None:
+        async with api_client(store, settings) as client:
+            for _ in range(20):
+                assert (await (await client.get("/v1/check/0312345678")).json())["action"] == "allow"
+            changed = await client.post(
+                "/v1/suspensions", json=[{"op": "add", "number": "0312345678"}], headers=AUTH
+            )
+            assert changed.status == 200, await changed.text()
+            verdict = await (await client.get("/v1/check/0312345678")).json()
+            assert verdict["action"] == "block" and verdict["reasons"] == ["suspended"]
+            text = await (await client.get("/metrics")).text()
+            assert "sipcheck_store_local_in_sync 1.0" in text
+            local = float(re.search(r"^sipcheck_store_local_answers_total (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+            assert local >= 20
 
     try:
         asyncio.run(body())
