@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal
 
 from sipcheck.tones.levels import FloatArray
 
@@ -17,6 +16,10 @@ def resample(samples: FloatArray, from_rate: int, to_rate: int) -> FloatArray:
     """Polyphase resampling with scipy's default anti-alias filter (exact for integer ratios)."""
     if from_rate == to_rate:
         return np.asarray(samples, dtype=np.float64)
+    # Imported here: the SIP agent renders at the native rate and so never loads scipy (~70 MB per
+    # agent process, and each holds only two calls).
+    from scipy import signal
+
     g = math.gcd(from_rate, to_rate)
     out: FloatArray = signal.resample_poly(samples, to_rate // g, from_rate // g).astype(np.float64)
     return out

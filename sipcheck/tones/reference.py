@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from sipcheck.tones.dsp import ANALYSIS_RATE, resample
 from sipcheck.tones.levels import FloatArray
@@ -44,6 +43,8 @@ def _envelope(x: FloatArray) -> FloatArray:
 
 
 def _magnitude_spectrum(x: FloatArray) -> FloatArray:
+    from scipy import signal  # see dsp.resample: scipy only where analysis runs
+
     if len(x) < _FRAME:
         x = np.concatenate((x, np.zeros(_FRAME - len(x))))
     _, p = signal.welch(x, fs=ANALYSIS_RATE, window="hann", nperseg=_FRAME, noverlap=_FRAME // 2)
@@ -72,6 +73,8 @@ def match_reference(
         y = np.concatenate((y, np.zeros(len(r) - len(y))))
     m = len(r)
     rc = r - r.mean()
+    from scipy import signal
+
     num = signal.correlate(y, rc, mode="valid", method="fft")
     cs = np.concatenate(([0.0], np.cumsum(y)))
     cs2 = np.concatenate(([0.0], np.cumsum(y * y)))

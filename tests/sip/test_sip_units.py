@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -250,3 +252,18 @@ def test_ready_lines_from_sibling_agents_never_interleave() -> None:
     for line in lines:
         assert line.startswith(READY_PREFIX), line[:80]
         json.loads(line[len(READY_PREFIX) :])
+
+
+def test_the_agent_renders_its_tone_without_loading_the_analysis_stack() -> None:
+    """An agent process holds two calls, so its memory is the capacity per gigabyte: scipy (~70 MB)
+    is for analysis, which the relay never runs."""
+    code = (
+        "import sys, tempfile, pathlib\n"
+        "import sipcheck.sip.agent, sipcheck.sip.relay\n"
+        "from sipcheck.sip.tone import render_tone_file\n"
+        "tone = render_tone_file('example-call-start', pathlib.Path(tempfile.mkdtemp()))\n"
+        "assert tone.duration_ms > 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
