@@ -89,9 +89,7 @@ def main() -> None:
 
         out = ctx.Queue()
         readys = [ctx.Event() for _ in range(args.readers)]
-        procs = [
-            ctx.Process(target=local_reader, args=(server.url, numbers, ready, out)) for ready in readys
-        ]
+        procs = [ctx.Process(target=local_reader, args=(server.url, numbers, ready, out)) for ready in readys]
         for p in procs:
             p.start()
         for ready in readys:

@@ -119,9 +119,7 @@ class TableSet:
             r.number: r for r in self._records(Component.SUSPENSIONS) if isinstance(r, Suspension)
         }
 
-    def with_suspensions(
-        self, part: Part, versions: Mapping[Component, str], data_version: str
-    ) -> TableSet:
+    def with_suspensions(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
         """A copy sharing every compiled table but the suspensions: a suspension reload (the feed's
         full snapshot) leaves blocks and operators alone, so a snapshot need not recompile them."""
         clone = TableSet.__new__(TableSet)
