@@ -283,8 +283,8 @@ def trial(
             noise = rng.normal(0, 1, len(x))
         else:
             start = int(rng.integers(0, len(babble) - len(x)))
-            noise = babble[start : start + len(x)]
-        noise *= np.sqrt(p_tone / 10 ** (cond.snr_db / 10) / np.mean(noise**2))
+            noise = babble[start : start + len(x)]  # a view of the shared babble: scale a copy
+        noise = noise * np.sqrt(p_tone / 10 ** (cond.snr_db / 10) / np.mean(noise**2))
         x = x + noise
     lost = None
     if cond.codec == "linear":

@@ -217,6 +217,24 @@ def _resembles(seg: ToneSegment, exp: ExpectedSegment) -> bool:
     )
 
 
+def _limits(short: float, long: float) -> str:
+    """ "±20 ms", or "-20/+40 ms" when inferred concealment widened one side."""
+    if round(short) == round(long):
+        return f"±{long:.0f} ms"
+    return f"-{short:.0f}/+{long:.0f} ms"
+
+
+def _level_fits(seg: ToneSegment, exp: ExpectedSegment, profile: ParametricProfile) -> bool:
+    """Whether a segment is as loud as burst ``exp`` (within the level tolerance; always, when levels
+    are not checked): an extra beep of the pattern is, a vowel's harmonic near the tone in babble is
+    not."""
+    tol = profile.tolerances.level_db
+    if tol is None:
+        return True
+    expected = 10.0 * math.log10(sum(10.0 ** (c.level_dbm0 / 10.0) for c in exp.segment.components))
+    return abs(seg.level_dbm0 - expected) <= tol
+
+
 def _describe(seg: ToneSegment) -> str:
     freqs = "+".join(f"{f:.1f}" for f in seg.frequencies_hz)
     return f"{freqs} Hz for {seg.duration_ms:.0f} ms at {seg.start_s:.3f} s"
@@ -275,13 +293,15 @@ def _check_burst(
             )
         )
     dur_err = seg.duration_ms - s.duration_ms
-    allowed = tol.duration_threshold_ms(s.duration_ms) + sum(seg.edge_loss_ms)
-    if abs(dur_err) > allowed:
+    base = tol.duration_threshold_ms(s.duration_ms) + sum(seg.edge_loss_ms)
+    # A delayed start (repeated silence) shortens the burst, an extended end (repeated tone) lengthens it.
+    short, long = base + seg.edge_repeat_ms[0], base + seg.edge_repeat_ms[1]
+    if not -short <= dur_err <= long:
         fails.append(
             Failure(
                 "duration_out_of_tolerance",
                 f"{label}: duration {seg.duration_ms:.0f} ms, expected {s.duration_ms:g} ms "
-                f"({dur_err:+.0f} ms, limit ±{allowed:.0f} ms)",
+                f"({dur_err:+.0f} ms, limit {_limits(short, long)})",
                 i,
             )
         )
@@ -437,6 +457,7 @@ def _join(pieces: list[ToneSegment]) -> ToneSegment:
         tone_to_rest_db=min(p.tone_to_rest_db for p in pieces),
         frequency_drift_pct=max(p.frequency_drift_pct for p in pieces),
         edge_loss_ms=(pieces[0].edge_loss_ms[0], pieces[-1].edge_loss_ms[1]),
+        edge_repeat_ms=(pieces[0].edge_repeat_ms[0], pieces[-1].edge_repeat_ms[1]),
     )
 
 
@@ -496,17 +517,19 @@ def _judge(
         if prev is not None and i > 0:
             nominal_gap = expected[i - 1].segment.gap_ms
             gap = (seg.start_s - prev.end_s) * 1000.0
-            allowed = (
+            base = (
                 profile.tolerances.duration_threshold_ms(nominal_gap)
                 + prev.edge_loss_ms[1]
                 + seg.edge_loss_ms[0]
             )
-            if abs(gap - nominal_gap) > allowed:
+            # An extended end before the gap shortens it; a delayed start after it lengthens it.
+            short, long = base + prev.edge_repeat_ms[1], base + seg.edge_repeat_ms[0]
+            if not -short <= gap - nominal_gap <= long:
                 extra.append(
                     Failure(
                         "gap_out_of_tolerance",
                         f"burst {i + 1}: preceded by a {gap:.0f} ms gap, expected {nominal_gap:g} ms "
-                        f"(limit ±{allowed:.0f} ms)",
+                        f"(limit {_limits(short, long)})",
                         i,
                     )
                 )
@@ -536,11 +559,14 @@ def _judge(
     for s in unmatched:
         if (
             anchor <= s.start_s < span_end
-            and any(_resembles(s, e) for e in expected)
+            and any(_resembles(s, e) and _level_fits(s, e, profile) for e in expected)
             and s.edge_loss_ms == (0.0, 0.0)
+            and s.edge_repeat_ms == (0.0, 0.0)
             and s.duration_ms >= min(40.0, shortest / 2)
             and s.tone_to_rest_db >= profile.tolerances.min_tone_to_rest_db
             and s.tone_dominance_db >= profile.tolerances.min_tone_dominance_db
+            # A steady tone, not speech near the tone's pitch: it would fail ``frequency_unstable``.
+            and s.frequency_drift_pct <= profile.tolerances.frequency_pct
         ):
             failures.append(
                 Failure("unexpected_segment", f"unexpected tone {_describe(s)} inside the pattern")
