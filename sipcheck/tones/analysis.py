@@ -27,6 +27,7 @@ Everything here is pure: arrays in, frozen dataclasses out.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -271,17 +272,26 @@ def _bridge(
     return runs
 
 
+@functools.lru_cache(maxsize=64)
+def _hann(n: int) -> tuple[FloatArray, float]:
+    """The periodic-free Hann window of ``n`` samples and its mean square (the same few lengths recur for
+    every candidate run of an hour of audio)."""
+    window: FloatArray = np.hanning(n + 2)[1:-1]
+    window.flags.writeable = False
+    return window, float(np.mean(window**2))
+
+
 def _welch(x: FloatArray) -> tuple[FloatArray, float, int]:
     """One-sided power spectrum (sums to the mean square), its bin width in Hz, and the main-lobe half
     width in bins."""
     n = min(_WELCH, len(x))
     nfft = 1 << max(8, (8 * n - 1).bit_length())
     hop = max(1, n // 2)
-    window = np.hanning(n + 2)[1:-1]
+    window, mean_square = _hann(n)
     frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop]
     power = np.mean(np.abs(np.fft.rfft(frames * window, nfft, axis=1)) ** 2, axis=0)
     power[1:-1] *= 2.0
-    power /= nfft * n * float(np.mean(window**2))
+    power /= nfft * n * mean_square
     return power, ANALYSIS_RATE / nfft, math.ceil(2 * nfft / n)
 
 
