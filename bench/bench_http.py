@@ -26,6 +26,7 @@ import random
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -344,7 +345,23 @@ def main() -> int:
     print()
     for kind in kinds:
         report(kind, results[kind], baselines)
+    paired(results, kinds)
     return 0
+
+
+def paired(results: dict[str, dict[str, Any]], kinds: list[str]) -> None:
+    """Ratios round by round: the machine's speed drifts between rounds (a shared host), and runs of
+    one round are seconds apart, so the median of paired ratios is steadier than best-of ratios."""
+    if "trivial" not in kinds or len(results["trivial"]["runs"]) < 2:
+        return
+    base = [x["rps"] for x in results["trivial"]["runs"]]
+    print("\npaired with trivial, round by round (median, range):")
+    for kind in kinds:
+        if kind == "trivial":
+            continue
+        ratios = sorted(x["rps"] / b for x, b in zip(results[kind]["runs"], base, strict=True))
+        median = statistics.median(ratios)
+        print(f"  {kind:16s} {median:6.0%}  ({ratios[0]:.0%}–{ratios[-1]:.0%})")
 
 
 if __name__ == "__main__":
