@@ -65,6 +65,11 @@ class FactStore(Protocol):
     def close(self) -> None: ...
 
 
+def _by_number(records: Iterable[object]) -> dict[str, Suspension]:
+    """Suspension records keyed by E.164 number: the one dict a lookup (and a delta) touches."""
+    return {r.number: r for r in records if isinstance(r, Suspension)}
+
+
 class TableSet:
     """A data set compiled into dicts: one lookup is a handful of dict hits."""
 
@@ -115,9 +120,7 @@ class TableSet:
             for r in self._records(Component.TRUNKS)
             if isinstance(r, Trunk)
         }
-        self.suspensions: dict[str, Suspension] = {
-            r.number: r for r in self._records(Component.SUSPENSIONS) if isinstance(r, Suspension)
-        }
+        self.suspensions = _by_number(self._records(Component.SUSPENSIONS))
 
     def with_suspensions(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
         """A copy sharing every compiled table but the suspensions: a suspension reload (the feed's
@@ -128,7 +131,7 @@ class TableSet:
         clone.parts = {**self.parts, Component.SUSPENSIONS: part}
         clone.versions = dict(versions)
         clone.data_version = data_version
-        clone.suspensions = {r.number: r for r in part.records if isinstance(r, Suspension)}
+        clone.suspensions = _by_number(part.records)
         return clone
 
     def _records(self, component: Component) -> tuple[object, ...]:
