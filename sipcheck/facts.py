@@ -7,6 +7,7 @@ turns them into a verdict. Nothing here decides anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from sipcheck.model import Block, Certification, ResolvedOperator, Suspension
@@ -37,9 +38,16 @@ class OperatorFacts:
 class Facts:
     """Everything known about a call's calling number, and where it came from.
 
-    ``available`` is False when the data could not be read (Redis down): the
-    policy then applies the configured fail policy. ``from_snapshot`` says the
-    facts came from a process-local copy rather than the shared store.
+    ``available`` is False when the data could not be read (Redis down) or the store holds no
+    complete data set (nothing loaded, or a required component missing): the policy then
+    applies the configured fail policy. ``from_snapshot`` says the facts came from a
+    process-local copy rather than the shared store.
+
+    ``block`` is the designated block, None if there is no record of one; whether that means
+    "never issued" depends on ``designations_as_of``: the as-of date of the loaded designation
+    data for the number's range, None when the data does not cover the range (then the
+    absence of a block says nothing). ``designated`` is None when the block's operator is
+    not known.
     """
 
     input: str
@@ -54,6 +62,7 @@ class Facts:
     data_version: str = ""
     available: bool = True
     from_snapshot: bool = False
+    designations_as_of: date | None = None
 
     @classmethod
     def invalid(cls, text: str, error: InvalidNumber, data_version: str = "") -> Facts:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from sipcheck.numbers import NumberKind
+from sipcheck.numbers import NumberKind, designation_range, range_kind
 
 
 class CertStatus(StrEnum):
@@ -37,6 +37,17 @@ class Component(StrEnum):
     WHOLESALE = "wholesale"
     TRUNKS = "trunks"
     SUSPENSIONS = "suspensions"
+
+
+REQUIRED_COMPONENTS: tuple[Component, ...] = (
+    Component.BLOCKS,
+    Component.CERTIFICATIONS,
+    Component.SUSPENSIONS,
+)
+"""The three sources a verdict speaks about. Until each has been loaded (an empty list counts:
+"nobody is suspended" is a fact once the feed said so), a store holds no data set a verdict
+could be true of, and every check answers by the fail policy. Operators (aliases), trunks and
+wholesale only add detail; their absence states nothing false."""
 
 
 def name_key(name: str) -> str:
@@ -82,12 +93,35 @@ class Certification:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A designated number block: ``prefix`` is the national prefix (e.g. 0501234, 031234)."""
+    """A designated number block: ``prefix`` is the national prefix (e.g. 0501234, 035253).
+
+    Only designated blocks are records: MIC's 未使用 and 使用不可 rows (no operator) say the
+    block was never issued, which a data set states by covering the block's range and having
+    no record for it. ``operator`` is '' when the block is designated but the source does not
+    name the operator. ``in_use`` is False for a block MIC lists 使用予定 (designated, planned,
+    not yet in service).
+    """
 
     prefix: str
     kind: NumberKind
-    operator: str  # operator reference as the source wrote it (MIC: legal name)
+    operator: str  # operator reference as the source wrote it (MIC: legal name); '' = not known
     in_use: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RangeCoverage:
+    """One designation range a blocks component covers completely, and as of when.
+
+    Inside a covered range a block without a record was not designated on ``as_of``; outside
+    every covered range the data says nothing. ``range`` is `numbers.designation_range` of the
+    blocks (``050``, ``0120``, ``0200``; ``01``…``09`` for fixed numbers by the area code's first
+    digit, as MIC's fixed-line files are split).
+    """
+
+    range: str
+    as_of: date
+    source: str = ""
+    operators_as_of: date | None = None  # when the operator names are older than the designations
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +155,73 @@ Record = Block | Operator | Certification | Wholesale | Suspension | Trunk
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One component's complete contents as loaded from its sources."""
+    """One component's complete contents as loaded from its sources.
+
+    ``coverage`` (blocks only) lists the ranges the records cover completely.
+    """
 
     component: Component
     records: tuple[Record, ...]
     as_of: date | None = None
     sources: tuple[str, ...] = ()
     loaded_at: datetime | None = None
+    coverage: tuple[RangeCoverage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    """One covered range as `data status` shows it: counts from the records, dates from the coverage."""
+
+    range: str
+    kind: str
+    blocks: int
+    operator_unknown: int
+    as_of: date
+    operators_as_of: date | None
+    source: str
+
+    def age_days(self, today: date) -> int:
+        return (today - self.as_of).days
+
+    def to_dict(self, today: date | None = None, max_age_days: int | None = None) -> dict[str, object]:
+        out: dict[str, object] = {
+            "range": self.range,
+            "kind": self.kind,
+            "blocks": self.blocks,
+            "operator_unknown": self.operator_unknown,
+            "as_of": self.as_of.isoformat(),
+            "operators_as_of": self.operators_as_of.isoformat() if self.operators_as_of else None,
+            "source": self.source,
+        }
+        if today is not None:
+            out["age_days"] = self.age_days(today)
+            if max_age_days is not None:
+                out["stale"] = self.age_days(today) > max_age_days
+        return out
+
+
+def coverage_rows(part: Part) -> tuple[CoverageRow, ...]:
+    """The coverage table of a blocks part: per covered range, its blocks and those of unknown operator."""
+    blocks: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    for record in part.records:
+        if isinstance(record, Block):
+            key = designation_range(record.prefix)
+            blocks[key] = blocks.get(key, 0) + 1
+            if not record.operator:
+                unknown[key] = unknown.get(key, 0) + 1
+    return tuple(
+        CoverageRow(
+            c.range,
+            range_kind(c.range),
+            blocks.get(c.range, 0),
+            unknown.get(c.range, 0),
+            c.as_of,
+            c.operators_as_of,
+            c.source,
+        )
+        for c in sorted(part.coverage, key=lambda c: c.range)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +236,34 @@ class ComponentStatus:
 
 @dataclass(frozen=True, slots=True)
 class DataStatus:
-    """What a store holds: the live data version and each component's version and counts."""
+    """What a store holds: the live data version, each component's version and counts, and the
+    designation ranges the blocks cover with their as-of dates."""
 
     data_version: str
     components: tuple[ComponentStatus, ...] = field(default_factory=tuple)
     backend: str = "memory"
+    coverage: tuple[CoverageRow, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
+    def missing(self) -> tuple[Component, ...]:
+        """The required components not loaded yet: while any is, every check answers by the fail policy."""
+        loaded = {c.component for c in self.components if c.version}
+        return tuple(c for c in REQUIRED_COMPONENTS if c not in loaded)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing()
+
+    def stale(self, today: date, max_age_days: int) -> tuple[CoverageRow, ...]:
+        """Covered ranges whose designation data is older than ``max_age_days`` on ``today``."""
+        return tuple(row for row in self.coverage if row.age_days(today) > max_age_days)
+
+    def to_dict(self, today: date | None = None, max_age_days: int | None = None) -> dict[str, object]:
         return {
             "data_version": self.data_version,
             "backend": self.backend,
+            "complete": self.complete,
+            "missing": [c.value for c in self.missing()],
+            "coverage": [row.to_dict(today, max_age_days) for row in self.coverage],
             "components": {
                 c.component.value: {
                     "version": c.version,

@@ -32,6 +32,8 @@ class NumberKind(StrEnum):
     MASS_CALLING = "mass_calling"
     PREMIUM = "premium"
     INTERNATIONAL = "international"
+    FMC = "fmc"  # 0600: fixed-mobile convergence, not a mobile number
+    PAGER = "pager"  # 0204: 無線呼出
 
 
 class Privacy(StrEnum):
@@ -53,13 +55,19 @@ class InvalidNumber(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
-    """A parsed number. ``block`` is the MIC designation key (national prefix), '' if none applies."""
+    """A parsed number. ``block`` is the MIC designation key (national prefix), '' if none applies.
+
+    ``range`` is the designation range the block belongs to (`designation_range`): the unit
+    in which MIC publishes its files and a data set records what it covers, so a lookup
+    can tell "not designated" (covered, absent) from "not known" (not covered).
+    """
 
     e164: str
     national: str
     kind: NumberKind
     block: str
     privacy: Privacy | None = None
+    range: str = ""
 
     def __str__(self) -> str:
         return self.e164
@@ -75,17 +83,24 @@ class RangeRule:
     kind: NumberKind
     length: int
     block_digits: int
+    excluded_next_digits: str = ""  # MIC: 「Cは0を除く」 for 050…090; 0 and 4 for 020
 
 
 @dataclass(frozen=True, slots=True)
 class NumberPlan:
-    """Ranges keyed by national prefix; fixed area codes; lengths and block sizes."""
+    """Ranges keyed by national prefix; fixed area codes; lengths and block sizes; MIC's digit rules."""
 
     ranges: dict[str, RangeRule]
     range_prefix_lengths: tuple[int, ...]
     area_codes: frozenset[str]
+    area_code_lengths: tuple[int, ...]
     fixed_length: int
     fixed_block_digits: int
+    local_code_first_digits: str
+    classify_depth: int
+    """How many leading digits decide a national number's range, length and validity: a fixed
+    number's validity depends on the first digit of its local code, which follows an area code
+    of up to five digits; six digits, more than any range prefix needs."""
 
 
 def _load_plan() -> NumberPlan:
@@ -96,19 +111,30 @@ def _load_plan() -> NumberPlan:
         prefix = item["prefix"]
         # Ranges without a published block size are designated per 7-digit prefix (0AB0-DEF), like 0120.
         ranges[prefix] = RangeRule(
-            prefix, NumberKind(item["kind"]), int(item["length"]), block_digits.get(prefix, 7)
+            prefix,
+            NumberKind(item["kind"]),
+            int(item["length"]),
+            block_digits.get(prefix, 7),
+            item.get("excluded_next_digits", ""),
         )
     fixed = raw["fixed"]
+    area_codes = frozenset(fixed["area_codes"])
+    range_prefix_lengths = tuple(sorted({len(p) for p in ranges}, reverse=True))
+    area_code_lengths = tuple(sorted({len(a) for a in area_codes}, reverse=True))
     return NumberPlan(
         ranges=ranges,
-        range_prefix_lengths=tuple(sorted({len(p) for p in ranges}, reverse=True)),
-        area_codes=frozenset(fixed["area_codes"]),
+        range_prefix_lengths=range_prefix_lengths,
+        area_codes=area_codes,
+        area_code_lengths=area_code_lengths,
+        classify_depth=max(*range_prefix_lengths, *(n + 1 for n in area_code_lengths)),
         fixed_length=int(fixed["length"]),
         fixed_block_digits=int(fixed["block_digits"]),
+        local_code_first_digits=fixed["local_code_first_digits"],
     )
 
 
 PLAN: Final[NumberPlan] = _load_plan()
+_DEPTH: Final = PLAN.classify_depth
 
 # Characters people and systems put between digits. NFKC already maps full-width
 # forms (０-９, ＋, －) to ASCII; these are what is left.
@@ -139,49 +165,101 @@ def _strip_uri(text: str) -> str:
     return text
 
 
-def _classify_prefix(prefix5: str) -> tuple[NumberKind, int, int] | None:
-    """(kind, expected length, block digits) for the first five digits of a national number, or None.
+_Rule = tuple[NumberKind, int, int, str]
+"""(kind, national length, block digits, designation range) of a valid prefix."""
 
-    Five digits decide the range: range prefixes have at most four, area codes at most five.
-    """
-    ranges = PLAN.ranges
+
+def designation_range(prefix: str) -> str:
+    """The designation range of a national prefix: ``050``, ``0120``, ``0200``…, or for fixed
+    numbers ``0`` + the area code's first digit (``03``), as MIC splits its fixed-line files
+    (「3から始まる市外局番」)."""
     for length in PLAN.range_prefix_lengths:
-        rule = ranges.get(prefix5[:length])
+        rule = PLAN.ranges.get(prefix[:length])
         if rule is not None:
-            return rule.kind, rule.length, rule.block_digits
-    for length in (5, 4, 3, 2):
-        if prefix5[:length] in PLAN.area_codes:
-            return NumberKind.FIXED, PLAN.fixed_length, PLAN.fixed_block_digits
-    return None
+            return rule.prefix
+    return prefix[:2]
 
 
-# Memo of `_classify_prefix`: at most 10^5 keys, filled as numbers are seen.
-_PREFIX_RULES: dict[str, tuple[NumberKind, int, int] | None] = {}
+def range_kind(range_key: str) -> str:
+    """The kind of number a designation range holds (``fixed`` for ``01``…``09``)."""
+    rule = PLAN.ranges.get(range_key)
+    return rule.kind.value if rule is not None else NumberKind.FIXED.value
 
 
-def _classify_national(text: str, national: str) -> tuple[NumberKind, int, int]:
-    """Return (kind, expected length, block digits) for a national number (leading 0)."""
-    prefix5 = national[:5]
+def _classify_prefix(prefix: str) -> _Rule | tuple[str, str]:
+    """The rule for the first `NumberPlan.classify_depth` digits of a national number, or
+    (error code, detail) when MIC's plan has no valid number starting with them.
+
+    The longest range prefix wins (0600 before 060, 0990 before the area code 099). A fixed
+    number is valid when some area code that starts it is followed by a local code starting
+    2–9: the plan has nested area codes (015, 0154, 01547), and where they overlap only MIC's
+    blocks say which one a number belongs to, so any reading with a valid local code will do.
+    """
+    for length in PLAN.range_prefix_lengths:
+        rule = PLAN.ranges.get(prefix[:length])
+        if rule is not None:
+            following = prefix[length : length + 1]
+            if following and following in rule.excluded_next_digits:
+                never = " or ".join(rule.excluded_next_digits)
+                return (
+                    "bad_range_digit",
+                    f"in MIC's plan the digit after {rule.prefix} is never {never}, "
+                    f"got {rule.prefix}-{following}",
+                )
+            return rule.kind, rule.length, rule.block_digits, rule.prefix
+    readings = [prefix[:n] for n in PLAN.area_code_lengths if prefix[:n] in PLAN.area_codes]
+    if not readings:
+        return "unknown_range", f"no Japanese number range or area code starts {prefix[:4]}"
+    for area in readings:
+        local = prefix[len(area) : len(area) + 1]
+        if not local or local in PLAN.local_code_first_digits:  # no local digit yet: the length check decides
+            return NumberKind.FIXED, PLAN.fixed_length, PLAN.fixed_block_digits, prefix[:2]
+    codes = ", ".join(f"{a}-{prefix[len(a)]}" for a in readings)
+    return (
+        "bad_local_code",
+        f"a fixed number's local code starts with 2-9 (MIC's plan), not after the area code: {codes}",
+    )
+
+
+# Memo of `_classify_prefix`: at most 10^5 keys (six-digit prefixes), filled as numbers are seen.
+_PREFIX_RULES: dict[str, _Rule | tuple[str, str]] = {}
+
+
+def _classify_national(text: str, national: str) -> _Rule:
+    """Return (kind, expected length, block digits, range) for a national number (leading 0)."""
+    prefix = national[:_DEPTH]
     try:
-        rule = _PREFIX_RULES[prefix5]
+        rule = _PREFIX_RULES[prefix]
     except KeyError:
-        rule = _PREFIX_RULES[prefix5] = _classify_prefix(prefix5)
-    if rule is None:
-        raise InvalidNumber(text, "unknown_range", f"no Japanese number range starts {national[:4]}")
+        rule = _PREFIX_RULES[prefix] = _classify_prefix(prefix)
+    if len(rule) == 2:
+        raise InvalidNumber(text, rule[0], rule[1])
     return rule
+
+
+def block_rule(prefix: str) -> tuple[NumberKind, str]:
+    """(kind, designation range) of a designation block key; InvalidNumber if it is none.
+
+    A block key is at least `NumberPlan.classify_depth` digits long, so it decides its own
+    range and validity; its length must be the range's block size.
+    """
+    kind, _length, block_digits, designation = _classify_national(prefix, prefix)
+    if len(prefix) != block_digits or not (prefix.isascii() and prefix.isdigit()):
+        raise InvalidNumber(prefix, "bad_block", f"blocks of {designation} have {block_digits} digits")
+    return kind, designation
 
 
 def _from_national(text: str, national: str, privacy: Privacy | None) -> PhoneNumber:
     if len(national) < 2 or national[1] == "0":
         raise InvalidNumber(text, "unknown_range", "a national number starts with 0 and a non-zero digit")
-    kind, length, block_digits = _classify_national(text, national)
+    kind, length, block_digits, designation = _classify_national(text, national)
     if len(national) != length:
         raise InvalidNumber(
             text,
             "bad_length",
             f"{kind.value} numbers have {length} digits with the leading 0, got {len(national)}",
         )
-    return PhoneNumber("+81" + national[1:], national, kind, national[:block_digits], privacy)
+    return PhoneNumber("+81" + national[1:], national, kind, national[:block_digits], privacy, designation)
 
 
 def _from_international(text: str, digits: str, privacy: Privacy | None) -> PhoneNumber:

@@ -5,10 +5,14 @@ batch screen all call this function, so the same facts and policy always give
 the same verdict everywhere.
 
 Defaults (see `DEFAULT_ACTIONS`): block a suspended number, a number from a
-block designated to nobody (spoofed), an invalid number, and a number whose
-designated or serving operator is revoked; flag an uncertified, provisional
-or expired operator anywhere in the chain, an unknown ingress peer, a foreign
-number, an anonymous caller, and missing data; allow otherwise.
+block that real designation data for its range says was never issued (spoofed),
+an invalid number, and a number whose designated or serving operator is revoked;
+flag an uncertified, provisional or expired operator anywhere in the chain, an
+unknown ingress peer, a foreign number, an anonymous caller, and missing data;
+allow otherwise. What the data cannot tell is said as such and allowed: a range
+the data does not cover (`designation_unknown`), a designated block whose operator
+is not named (`designated_operator_unknown`), designation data older than
+``data.max_age_days`` (`designation_data_stale`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
     Reason.SUSPENDED: Action.BLOCK,
     Reason.BLOCK_NOT_DESIGNATED: Action.BLOCK,
     Reason.BLOCK_NOT_IN_USE: Action.FLAG,
+    # Absence of data is not evidence of spoofing: said in the verdict, never held against the caller.
+    Reason.DESIGNATION_UNKNOWN: Action.ALLOW,
+    Reason.DESIGNATED_OPERATOR_UNKNOWN: Action.ALLOW,
+    Reason.DESIGNATION_DATA_STALE: Action.ALLOW,
     Reason.INTERNATIONAL_NUMBER: Action.FLAG,
     Reason.ANONYMOUS: Action.FLAG,
     Reason.INGRESS_UNKNOWN: Action.FLAG,
@@ -41,6 +49,10 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
 for _role in Role:
     for _status in (CertStatus.UNCERTIFIED, CertStatus.PROVISIONAL, CertStatus.EXPIRED):
         DEFAULT_ACTIONS[Reason.for_operator(_role.value, _status)] = Action.FLAG
+
+DEFAULT_MAX_AGE_DAYS = 60
+"""Designation data older than this many days is stale (MIC updates its files monthly): the
+default of `sipcheck.settings.DataSettings.max_age_days`, and of a policy compiled without it."""
 
 REASON_PHRASES: dict[int, str] = {
     403: "Forbidden",
@@ -91,8 +103,8 @@ class PolicyConfig(BaseModel):
             return Action.BLOCK if self.fail_policy == "closed" else Action.FLAG
         return self.actions.get(reason) or DEFAULT_ACTIONS.get(reason, Action.FLAG)
 
-    def compile(self) -> CompiledPolicy:
-        return CompiledPolicy(self)
+    def compile(self, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> CompiledPolicy:
+        return CompiledPolicy(self, max_age_days)
 
 
 class CompiledPolicy:
@@ -102,10 +114,11 @@ class CompiledPolicy:
     once per (action, reasons, data version), not once per call.
     """
 
-    __slots__ = ("_outcomes", "_sip_cache", "_view_cache", "actions", "config")
+    __slots__ = ("_outcomes", "_sip_cache", "_view_cache", "actions", "config", "max_age_days")
 
-    def __init__(self, config: PolicyConfig) -> None:
+    def __init__(self, config: PolicyConfig, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
         self.config = config
+        self.max_age_days = max_age_days
         self.actions: dict[Reason, Action] = {reason: config.action_for(reason) for reason in Reason}
         self._sip_cache: dict[tuple[Action, tuple[Reason, ...], str], SipMapping] = {}
         self._view_cache: dict[int, tuple[OperatorFacts, date, OperatorView]] = {}
@@ -193,8 +206,8 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
     """Turn the facts about one call into its verdict under ``policy`` on ``today``.
 
     A verdict depends only on a small *fact signature* (kind, suspension, block
-    state, which operator objects stand in the chain, ingress, snapshot, data
-    version, day), and a call path sees few distinct ones; the outcome is
+    state, the range's as-of date, which operator objects stand in the chain,
+    ingress, snapshot, data version, day), and a call path sees few distinct ones; the outcome is
     memoised per signature and only the per-call fields (input, number) are new.
     Operator objects are keyed by identity: stores build them once per data version.
     """
@@ -206,6 +219,7 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         number.kind is NumberKind.INTERNATIONAL,
         facts.suspension is not None,
         None if block is None else block.in_use,
+        facts.designations_as_of,
         id(designated),
         id(serving),
         id(ingress),
@@ -245,10 +259,8 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
             reasons.append(Reason.SUSPENDED)
         if number.kind is NumberKind.INTERNATIONAL:
             reasons.append(Reason.INTERNATIONAL_NUMBER)
-        elif facts.block is None:
-            reasons.append(Reason.BLOCK_NOT_DESIGNATED)
-        elif not facts.block.in_use:
-            reasons.append(Reason.BLOCK_NOT_IN_USE)
+        else:
+            _designation_reasons(facts, policy, today, reasons)
         for op in (facts.designated, facts.serving, facts.ingress):
             if op is None:
                 continue
@@ -279,6 +291,25 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         sip=policy.sip_mapping(action, reason_tuple, facts.data_version),
         error=facts.error,
     )
+
+
+def _designation_reasons(facts: Facts, policy: CompiledPolicy, today: date, reasons: list[Reason]) -> None:
+    """What the designation data says of a Japanese number, and only what it can say.
+
+    No block in a range the data covers: never issued (spoofed). No block in a range it does
+    not cover: unknown. A block whose operator is not named is designated all the same.
+    """
+    block = facts.block
+    as_of = facts.designations_as_of
+    if block is None:
+        reasons.append(Reason.DESIGNATION_UNKNOWN if as_of is None else Reason.BLOCK_NOT_DESIGNATED)
+    else:
+        if not block.in_use:
+            reasons.append(Reason.BLOCK_NOT_IN_USE)
+        if facts.designated is None:
+            reasons.append(Reason.DESIGNATED_OPERATOR_UNKNOWN)
+    if as_of is not None and (today - as_of).days > policy.max_age_days:
+        reasons.append(Reason.DESIGNATION_DATA_STALE)
 
 
 def decide_anonymous(text: str, policy: CompiledPolicy, data_version: str = "") -> Verdict:

@@ -1,13 +1,26 @@
-"""A built-in sample data set, so that sipcheck runs (and demos) with no input at all.
+"""The built-in data set, so that sipcheck runs (and demos) with no input at all.
 
-It is made of the REAL 050/0120/0800 block designations shipped in
-``sipcheck/data`` (MIC data, processed) and clearly labelled SYNTHETIC parts in
-``sipcheck/data/sample/`` (fictional サンプル… operators, an illustrative
-certification list, made-up suspensions, trunks and a wholesale range). All of
-it is loaded through the importers, so the sample files are also format
-examples and an end-to-end test of the importers.
+Real where real data exists, synthetic and labelled as such where it does not:
 
-Every Part's ``sources`` says which file is real and which is synthetic.
+- **blocks: REAL.** ``sipcheck/data/mic-designations-2026.csv``, the designation status of
+  30,627 blocks across every range MIC designates (MIC data, processed; per-range as-of
+  dates and provenance in ``/work/shared/data/README.md`` and the file's ``source`` column).
+  It covers its ranges completely, so a well-formed number from a block it lacks in a covered
+  range was never issued.
+- **operators: REAL identities** (``sipcheck/data/operators-2026.csv``: every operator the
+  designation file names, under a stable id with today's legal name and the names MIC used
+  before, e.g. ＮＴＴ東日本 → 東日本電信電話株式会社) plus the fictional サンプル… operators.
+- **certifications, suspensions, trunks, wholesale: SYNTHETIC** (``sipcheck/data/sample/``).
+  ETOC's list and the suspension feed are not public: real operators appear as certified only
+  as an illustrative assumption, with no end date (so the demo does not silently expire on a
+  fixed day); fictional operators take the other statuses as resellers of ranges inside real
+  blocks and as trunk operators; the suspended numbers are made up. None of them contradicts
+  a real designation: no synthetic block exists, and every synthetic number lies in a real
+  designated block.
+
+All of it is loaded through the importers, so these files are also format examples and an
+end-to-end test of the importers. Every Part's ``sources`` says which file is real and which
+is synthetic.
 """
 
 from __future__ import annotations
@@ -22,59 +35,83 @@ from sipcheck.model import Component, Part
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 SAMPLE_DIR: Final = DATA_DIR / "sample"
-MIC_CSV: Final = DATA_DIR / "mic-nongeographic-blocks-2024-09-16.csv"
+MIC_CSV: Final = DATA_DIR / "mic-designations-2026.csv"
+OPERATORS_CSV: Final = DATA_DIR / "operators-2026.csv"
 
 MIC_CREDIT: Final = "「電気通信番号指定状況」（総務省）を加工して作成"
 REAL_LABEL: Final = f"REAL MIC data, processed ({MIC_CREDIT}; Public Data License 1.0)"
+REAL_OPERATORS_LABEL: Final = (
+    "REAL operator identities: the operators MIC's files name, with today's legal names and former names"
+)
 SYNTHETIC_LABEL: Final = "SYNTHETIC sample: fictional operators and made-up entries, not real data"
 ILLUSTRATIVE_LABEL: Final = (
     "SYNTHETIC sample: real operators marked certified ONLY as an illustrative assumption "
     "(ETOC's list is not public); fictional operators for the other statuses"
 )
+BUILTIN_MARK: Final = "sipcheck built-in data"
+"""Every source of the built-in data set starts with this, so a store can tell it holds nothing else."""
 
 _FILES: Final[dict[Component, tuple[str, str]]] = {
-    Component.OPERATORS: ("operators", "synthetic-operators.csv"),
     Component.CERTIFICATIONS: ("certified", "synthetic-certifications.csv"),
     Component.SUSPENSIONS: ("suspended", "synthetic-suspensions.csv"),
     Component.TRUNKS: ("trunks", "synthetic-trunks.csv"),
     Component.WHOLESALE: ("wholesale", "synthetic-wholesale.csv"),
 }
-_FIXED_BLOCKS: Final = "synthetic-fixed-blocks-2024-09-01.csv"
+_SYNTHETIC_OPERATORS: Final = "synthetic-operators.csv"
 
 SAMPLE_NUMBERS: Final[list[tuple[str, str]]] = [
-    # "<action> [<reasons>] <why>": the tests check each number gets exactly this verdict
-    # (no ingress peer, on a date inside the sample certification round, 2026-02-01 … 2028-01-31).
-    ("0312345678", "allow [] fixed block 03-1234 designated to a certified (fictional) operator"),
-    ("05010005678", "allow [] real MIC 050 block; its real operator is certified only illustratively"),
+    # "<action> [<reasons>] <why>": the tests check each number gets exactly this verdict (no ingress
+    # peer, on SAMPLE_DAY: a day the designation data of every range but 0120/0800 is fresh).
+    ("0352535111", "allow [] MIC's switchboard: real block 03-5253, designated to NTT East"),
+    ("0467221234", "allow [] real block 0467-22, designated to NTT East"),
+    ("09012345678", "allow [] real block 090-123, designated to KDDI"),
+    ("05010005678", "allow [] real 050 block (SoftBank); range resold to a certified (fictional) reseller"),
+    (
+        "0570064556",
+        "allow [designated_operator_unknown] real 0570 block: designated, operator not named in the data",
+    ),
+    ("0990123456", "allow [designation_unknown] 0990 (premium): the built-in data does not cover it"),
+    ("06001234567", "allow [designation_unknown] 0600 (FMC): the built-in data does not cover it"),
     (
         "05010001234",
         "flag [serving_operator_provisional] real 050 block; range resold by a provisional reseller",
     ),
-    ("0661001234", "flag [designated_operator_provisional] block designated to a provisional operator"),
-    ("0662001234", "flag [designated_operator_uncertified] block designated to an uncertified operator"),
-    ("0112011234", "flag [designated_operator_expired] block designated to an operator whose round expired"),
-    ("0312355678", "flag [block_not_in_use] block 03-1235 designated but listed 未使用 (not in use)"),
-    ("0312349999", "block [suspended] number suspended (synthetic suspension) in a certified block"),
-    ("05099990000", "block [block_not_designated] 050-9999 is designated to nobody: a spoofed number"),
-    ("0112001234", "block [designated_operator_revoked] block designated to a revoked operator"),
+    ("05010003456", "flag [serving_operator_expired] real 050 block; reseller's certification expired"),
+    ("05010004567", "flag [serving_operator_uncertified] real 050 block; reseller not certified"),
+    ("05010002345", "block [serving_operator_revoked] real 050 block; reseller's certification revoked"),
+    ("05010009999", "block [suspended] synthetic suspension of a number in a real 050 block"),
+    ("05099990000", "block [block_not_designated] 050-9999 was never designated: a spoofed number"),
+    ("07099901234", "block [block_not_designated] 070-999 was never designated: a spoofed number"),
+    ("0312345678", "block [invalid_number] not a number: a fixed local code never starts with 1"),
 ]
+SAMPLE_DAY: Final = "2026-08-01"
+"""A day on which the sample verdicts above hold as written; on later days the data is older than
+``data.max_age_days`` and every verdict also carries ``designation_data_stale`` (informational)."""
 
 
 def _labelled(part: Part, label: str) -> Part:
-    return replace(part, sources=tuple(f"{name} ({label})" for name in part.sources))
+    return replace(part, sources=tuple(f"{BUILTIN_MARK}: {name} ({label})" for name in part.sources))
 
 
 @lru_cache(maxsize=1)
 def _build() -> tuple[tuple[Component, Part], ...]:
-    mic = load_mic([MIC_CSV, SAMPLE_DIR / _FIXED_BLOCKS]).part
-    blocks = replace(
-        mic,
-        sources=(
-            f"{MIC_CSV.name} ({REAL_LABEL})",
-            f"sample/{_FIXED_BLOCKS} ({SYNTHETIC_LABEL})",
-        ),
+    blocks = load_mic([MIC_CSV]).part
+    parts: list[tuple[Component, Part]] = [
+        (Component.BLOCKS, replace(blocks, sources=(f"{BUILTIN_MARK}: {MIC_CSV.name} ({REAL_LABEL})",)))
+    ]
+    operators = load_component("operators", [OPERATORS_CSV, SAMPLE_DIR / _SYNTHETIC_OPERATORS])
+    parts.append(
+        (
+            Component.OPERATORS,
+            replace(
+                operators,
+                sources=(
+                    f"{BUILTIN_MARK}: {OPERATORS_CSV.name} ({REAL_OPERATORS_LABEL})",
+                    f"{BUILTIN_MARK}: sample/{_SYNTHETIC_OPERATORS} ({SYNTHETIC_LABEL})",
+                ),
+            ),
+        )
     )
-    parts: list[tuple[Component, Part]] = [(Component.BLOCKS, blocks)]
     for component, (kind, name) in _FILES.items():
         part = load_component(kind, [SAMPLE_DIR / name])
         label = ILLUSTRATIVE_LABEL if component is Component.CERTIFICATIONS else SYNTHETIC_LABEL
@@ -84,5 +121,10 @@ def _build() -> tuple[tuple[Component, Part], ...]:
 
 
 def sample_parts() -> dict[Component, Part]:
-    """Every component of the sample data set (real MIC non-geographic blocks + synthetic parts)."""
+    """Every component of the built-in data set (real designations and operators, synthetic rest)."""
     return dict(_build())
+
+
+def is_builtin(sources: tuple[str, ...]) -> bool:
+    """Whether a component's sources say it is (some version of) the built-in data."""
+    return bool(sources) and all(s.startswith(BUILTIN_MARK) for s in sources)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from sipcheck.policy import PolicyConfig
+from sipcheck.policy import DEFAULT_MAX_AGE_DAYS, CompiledPolicy, PolicyConfig
 
 
 def default_data_dir() -> Path:
@@ -139,6 +139,26 @@ class SipSettings(BaseModel):
     )
 
 
+MIC_DESIGNATION_PAGE = "https://www.soumu.go.jp/main_sosiki/joho_tsusin/top/tel_number/number_shitei.html"
+
+
+class DataSettings(BaseModel):
+    """Where the designation data comes from and how old it may grow."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    max_age_days: int = Field(default=DEFAULT_MAX_AGE_DAYS, ge=1)
+    """Designation data of a range older than this is stale: `data status` warns, /readyz and /metrics say
+    so, and verdicts on numbers of that range carry designation_data_stale (informational, allow).
+    MIC updates its files monthly."""
+    update_url: str = MIC_DESIGNATION_PAGE
+    """MIC's designation page (電気通信番号指定状況, Shift_JIS HTML) that `sipcheck data update` reads."""
+    update_timeout_s: float = Field(default=60.0, gt=0)
+    """Per-request timeout of `sipcheck data update` (the page and each file)."""
+    update_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """Largest page or file `sipcheck data update` downloads; a bigger one is refused."""
+
+
 class Settings(BaseSettings):
     """The one settings object; see the module docstring for where values come from."""
 
@@ -149,6 +169,11 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
+
+    def compiled_policy(self) -> CompiledPolicy:
+        """The policy every edge decides with: ``policy`` and the data age limit of ``data``."""
+        return self.policy.compile(self.data.max_age_days)
 
     @classmethod
     def settings_customise_sources(

@@ -14,11 +14,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import (
+    REQUIRED_COMPONENTS,
     Block,
     Certification,
     Component,
@@ -30,6 +31,7 @@ from sipcheck.model import (
     Suspension,
     Trunk,
     Wholesale,
+    coverage_rows,
 )
 from sipcheck.numbers import PhoneNumber
 
@@ -75,6 +77,8 @@ class TableSet:
 
     __slots__ = (
         "blocks",
+        "complete",
+        "coverage",
         "data_version",
         "designated",
         "index",
@@ -91,6 +95,12 @@ class TableSet:
         self.parts = dict(parts)
         self.versions = dict(versions)
         self.data_version = data_version
+        # A component is loaded when it has a version: `parts` may hold empty placeholders.
+        self.complete = all(self.versions.get(c) for c in REQUIRED_COMPONENTS)
+        blocks_part = self.parts.get(Component.BLOCKS)
+        self.coverage: dict[str, date] = (
+            {c.range: c.as_of for c in blocks_part.coverage} if blocks_part is not None else {}
+        )
         self.index = OperatorIndex(
             (r for r in self._records(Component.OPERATORS) if isinstance(r, Operator)),
             (r for r in self._records(Component.CERTIFICATIONS) if isinstance(r, Certification)),
@@ -100,9 +110,12 @@ class TableSet:
             r.prefix: r for r in self._records(Component.BLOCKS) if isinstance(r, Block)
         }
         # Operator references are resolved here, once per publish, so a lookup allocates nothing.
-        self.designated: dict[str, OperatorFacts] = {}
+        # A block whose operator the source does not name has no designated operator to screen.
+        self.designated: dict[str, OperatorFacts | None] = {}
         for prefix, block in self.blocks.items():
-            self.designated[prefix] = OperatorFacts.of(Role.DESIGNATED, index.resolve(block.operator))
+            self.designated[prefix] = (
+                OperatorFacts.of(Role.DESIGNATED, index.resolve(block.operator)) if block.operator else None
+            )
         self.wholesale: dict[str, OperatorFacts] = {
             r.prefix: OperatorFacts.of(Role.SERVING, index.resolve(r.operator))
             for r in self._records(Component.WHOLESALE)
@@ -139,6 +152,8 @@ class TableSet:
         return part.records if part else ()
 
     def facts(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
+        if not self.complete:
+            return Facts.unavailable(text, number, ingress, self.data_version)
         block = self.blocks.get(number.block) if number.block else None
         designated = serving = None
         if block is not None:
@@ -148,7 +163,7 @@ class TableSet:
                 for length in self.wholesale_lengths:
                     candidate = self.wholesale.get(national[:length])
                     if candidate is not None:
-                        if candidate.id != designated.id or not candidate.id:
+                        if designated is None or candidate.id != designated.id or not candidate.id:
                             serving = candidate
                         break
         return Facts(
@@ -161,6 +176,7 @@ class TableSet:
             ingress=self.trunks.get(ingress) if ingress is not None else None,
             suspension=self.suspensions.get(number.e164),
             data_version=self.data_version,
+            designations_as_of=self.coverage.get(number.range),
         )
 
     def counts(self) -> dict[Component, int]:
@@ -189,7 +205,9 @@ class TableSet:
                     sources=part.sources if part else (),
                 )
             )
-        return DataStatus(self.data_version, tuple(components), backend)
+        blocks = self.parts.get(Component.BLOCKS)
+        coverage = coverage_rows(blocks) if blocks is not None else ()
+        return DataStatus(self.data_version, tuple(components), backend, coverage)
 
 
 def empty_part(component: Component) -> Part:

@@ -26,8 +26,11 @@ SEVERITY: dict[Action, int] = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
 class Reason(StrEnum):
     INVALID_NUMBER = "invalid_number"
     SUSPENDED = "suspended"
-    BLOCK_NOT_DESIGNATED = "block_not_designated"  # never issued: the caller id is spoofed
-    BLOCK_NOT_IN_USE = "block_not_in_use"  # designated, but MIC lists it 未使用
+    BLOCK_NOT_DESIGNATED = "block_not_designated"  # covered range, no designation: never issued, spoofed
+    BLOCK_NOT_IN_USE = "block_not_in_use"  # designated, but MIC lists it 使用予定 (planned, not in service)
+    DESIGNATION_UNKNOWN = "designation_unknown"  # the loaded data does not cover the number's range
+    DESIGNATED_OPERATOR_UNKNOWN = "designated_operator_unknown"  # designated, operator not named: no check
+    DESIGNATION_DATA_STALE = "designation_data_stale"  # the range's data is older than data.max_age_days
     INTERNATIONAL_NUMBER = "international_number"
     ANONYMOUS = "anonymous"  # no number to screen (Privacy: id, anonymous From)
     INGRESS_UNKNOWN = "ingress_unknown"  # the peer that handed us the call is not a known trunk

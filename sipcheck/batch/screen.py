@@ -32,6 +32,7 @@ from sipcheck.batch.tables import (
     KINDS,
     MAX_NATIONAL_DIGITS,
     POW10,
+    RANGES,
     BatchTables,
     Int32Array,
     Int64Array,
@@ -51,6 +52,7 @@ SCAN_ROWS: Final = 1 << 15
 DIGIT_COLUMNS: Final = 18
 """A fast-path number has at most 18 characters: 10**18 still fits in int64."""
 _KIND_CODE: Final = {kind: code for code, kind in enumerate(KINDS)}
+_RANGE_CODE: Final = {key: code for code, key in enumerate(RANGES)}
 DENSE_SIGNATURES: Final = 1 << 22
 KIND_INVALID: Final = -1
 KIND_ANONYMOUS: Final = -2
@@ -217,6 +219,7 @@ def screen_array(
     prefix = value // POW10[nlen - plan.depth]
     kind = np.where(fast, plan.kind[prefix], -1).astype(np.int8)
     bdigits = np.where(fast, plan.block_digits[prefix], 0).astype(np.int8)
+    range_code = np.where(fast, plan.range_code[prefix], 0).astype(np.int8)
 
     # The parser for everything else, once per distinct text.
     parsed: dict[str, PhoneNumber | InvalidNumber] = {}
@@ -231,6 +234,7 @@ def screen_array(
         d_value = np.zeros(n_slow, dtype=np.int64)
         d_len = np.full(n_slow, plan.depth, dtype=np.int64)
         d_bd = np.zeros(n_slow, dtype=np.int8)
+        d_range = np.zeros(n_slow, dtype=np.int8)
         d_suspended = np.zeros(n_slow, dtype=np.bool_)
         d_e164: list[str] = [""] * n_slow
         for d, text in enumerate(slow_index):
@@ -250,11 +254,13 @@ def screen_array(
                 d_value[d] = int(number.national)
                 d_len[d] = len(number.national)
                 d_bd[d] = len(number.block)
+                d_range[d] = _RANGE_CODE[number.range]
         row_slot = np.array(slot_of, dtype=np.intp)
         value[slow_rows] = d_value[row_slot]
         nlen[slow_rows] = d_len[row_slot]
         kind[slow_rows] = d_kind[row_slot]
         bdigits[slow_rows] = d_bd[row_slot]
+        range_code[slow_rows] = d_range[row_slot]
         is_foreign = d_kind[row_slot] == KIND_INTERNATIONAL
         foreign = {
             row: d_e164[d]
@@ -263,6 +269,12 @@ def screen_array(
         foreign_suspended = slow_rows[d_suspended[row_slot]]
 
     japanese = (kind >= 0) & (kind != KIND_INTERNATIONAL)
+    if not tables.complete:
+        japanese &= False  # no complete data set: no facts to gather, every valid row meets the fail policy
+
+    # Coverage: 0 where the data does not cover the row's designation range, else the range code + 1.
+    covered = np.array([as_of is not None for as_of in tables.range_as_of], dtype=np.bool_)
+    coverage = np.where(japanese & covered[range_code], range_code.astype(np.int64) + 1, 0)
 
     # Block: the designation key is the national number's first block_digits digits.
     block_row = np.full(count, -1, dtype=np.int32)
@@ -306,11 +318,12 @@ def screen_array(
     valid = kind >= 0
     radix = tables.slot_count + 2
     signature = (kind.astype(np.int64) - KIND_ANONYMOUS) * 3 + np.where(valid, block_state, 0)
+    signature = signature * (len(RANGES) + 1) + coverage
     signature = signature * radix + np.where(valid, designated + 1, 0)
     signature = signature * radix + np.where(valid, serving + 1, 0)
     signature = signature * radix + np.where(valid, ingress_code + 2, 0)
     signature = signature * 2 + (valid & suspended)
-    if (len(KINDS) + 2) * 3 * radix**3 * 2 >= 2**63:
+    if (len(KINDS) + 2) * 3 * (len(RANGES) + 1) * radix**3 * 2 >= 2**63:
         raise ValueError(f"too many operators ({tables.slot_count}) for a 64-bit fact signature")
     first, inverse = _distinct(signature)
 
@@ -324,6 +337,10 @@ def screen_array(
             continue
         if not valid[row]:
             facts = Facts.invalid(text, _invalid(text, parsed.get(text)))
+        elif not tables.complete:
+            known = parsed.get(text)
+            number = known if isinstance(known, PhoneNumber) else parse_number(text)
+            facts = Facts.unavailable(text, number, peer, tables.data_version)
         else:
             known = parsed.get(text)
             facts = _facts_for(
@@ -336,6 +353,7 @@ def screen_array(
                 int(serving[row]),
                 int(ingress_code[row]),
                 bool(suspended[row]),
+                tables.range_as_of[int(range_code[row])] if coverage[row] else None,
             )
         verdicts.append(decide(facts, policy, today))
 
@@ -410,6 +428,7 @@ def _facts_for(
     serving: int,
     ingress_code: int,
     suspended: bool,
+    designations_as_of: date | None,
 ) -> Facts:
     """A real `Facts` for a signature's representative row, from the slots the arrays found."""
     slots = tables.slots
@@ -423,4 +442,5 @@ def _facts_for(
         ingress=OperatorFacts.of(Role.INGRESS, slots[ingress_code]) if ingress_code >= 0 else None,
         suspension=tables.suspensions.get(number.e164) if suspended else None,
         data_version=tables.data_version,
+        designations_as_of=designations_as_of,
     )

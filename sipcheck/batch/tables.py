@@ -18,8 +18,9 @@ slot; an unknown reference is its own slot, named as referenced, exactly as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 import numpy as np
@@ -27,6 +28,7 @@ import numpy.typing as npt
 
 from sipcheck import numbers as _numbers
 from sipcheck.model import (
+    REQUIRED_COMPONENTS,
     Block,
     Certification,
     Component,
@@ -53,42 +55,49 @@ MAX_NATIONAL_DIGITS: Final = 15
 POW10: Final[Int64Array] = np.array([10**i for i in range(19)], dtype=np.int64)
 
 
+RANGES: Final[tuple[str, ...]] = tuple(f"0{d}" for d in range(1, 10)) + tuple(sorted(_numbers.PLAN.ranges))
+"""Designation range codes used in the arrays: the index of a `numbers.designation_range` key here."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanTable:
     """`sipcheck.numbers` classification of every national prefix of ``depth`` digits.
 
-    The number plan decides kind, length and block size from at most the first
-    ``depth`` digits of a national number (longest range prefix or area code),
-    so classifying each of the 10**(depth-1) possible prefixes once with the
-    parser's own `_classify_national` lets a batch classify a column with one
-    array index, without a second copy of the plan's rules.
+    The number plan decides kind, length, block size, designation range and validity
+    (MIC's digit rules) from at most the first ``depth`` digits of a national number,
+    so classifying each of the 10**(depth-1) possible prefixes once with the parser's
+    own `_classify_national` lets a batch classify a column with one array index,
+    without a second copy of the plan's rules.
     """
 
     depth: int
-    kind: npt.NDArray[np.int8]  # -1 where the prefix is no Japanese range
+    kind: npt.NDArray[np.int8]  # -1 where no valid Japanese number starts with the prefix
     length: npt.NDArray[np.int8]
     block_digits: npt.NDArray[np.int8]
+    range_code: npt.NDArray[np.int8]  # index into RANGES
 
 
 def build_plan_table() -> PlanTable:
-    plan = _numbers.PLAN
-    depth = max(max(plan.range_prefix_lengths), max(len(a) for a in plan.area_codes), 2)
+    depth = _numbers.PLAN.classify_depth
     size = 10 ** (depth - 1)
     kind = np.full(size, -1, dtype=np.int8)
     length = np.zeros(size, dtype=np.int8)
     block_digits = np.zeros(size, dtype=np.int8)
+    range_code = np.zeros(size, dtype=np.int8)
+    range_index = {key: i for i, key in enumerate(RANGES)}
     for value in range(size):
         national = "0" + str(value).zfill(depth - 1)
         if national[1] == "0":
             continue  # `_from_national` rejects these before classifying
         try:
-            k, n, bd = _numbers._classify_national(national, national)
+            k, n, bd, rng = _numbers._classify_national(national, national)
         except InvalidNumber:
             continue
         kind[value] = KINDS.index(k)
         length[value] = n
         block_digits[value] = bd
-    return PlanTable(depth, kind, length, block_digits)
+        range_code[value] = range_index[rng]
+    return PlanTable(depth, kind, length, block_digits, range_code)
 
 
 _PLAN_TABLE: PlanTable | None = None
@@ -189,6 +198,8 @@ class BatchTables:
     suspension_maps: tuple[PrefixMap, ...]  # Japanese suspended national numbers -> 1
     suspensions: Mapping[str, Suspension]  # E.164 -> record (for foreign numbers and facts)
     trunks: Mapping[str, int]  # peer -> operator slot
+    range_as_of: tuple[date | None, ...]  # per RANGES code: the covering data's as-of date, None if uncovered
+    complete: bool  # every required component loaded (see model.REQUIRED_COMPONENTS)
 
     @property
     def slot_count(self) -> int:
@@ -216,8 +227,13 @@ class _Slots:
         return slot
 
 
-def compile_tables(parts: Mapping[Component, Part], data_version: str) -> BatchTables:
-    """Compile the components' records into `BatchTables` (same precedence rules as `TableSet`)."""
+def compile_tables(
+    parts: Mapping[Component, Part], data_version: str, loaded: Iterable[Component] | None = None
+) -> BatchTables:
+    """Compile the components' records into `BatchTables` (same precedence rules as `TableSet`).
+
+    ``loaded`` names the components the store has loaded (`DataStatus`); by default those in ``parts``.
+    """
 
     def records(component: Component) -> tuple[object, ...]:
         part = parts.get(component)
@@ -234,7 +250,7 @@ def compile_tables(parts: Mapping[Component, Part], data_version: str) -> BatchT
     blocks = tuple(block_map.values())
     block_maps = _by_length({b.prefix: i for i, b in enumerate(blocks)})
     block_in_use = np.array([b.in_use for b in blocks], dtype=np.bool_)
-    block_slot = np.array([slots.of(b.operator) for b in blocks], dtype=np.int32)
+    block_slot = np.array([slots.of(b.operator) if b.operator else -1 for b in blocks], dtype=np.int32)
 
     wholesale_map = {r.prefix: r.operator for r in records(Component.WHOLESALE) if isinstance(r, Wholesale)}
     wholesale = _by_length({prefix: slots.of(ref) for prefix, ref in wholesale_map.items()})
@@ -243,6 +259,10 @@ def compile_tables(parts: Mapping[Component, Part], data_version: str) -> BatchT
 
     suspensions = {r.number: r for r in records(Component.SUSPENSIONS) if isinstance(r, Suspension)}
     suspension_maps = _by_length({"0" + e164[3:]: 1 for e164 in suspensions if e164.startswith("+81")})
+
+    blocks_part = parts.get(Component.BLOCKS)
+    covered = {c.range: c.as_of for c in blocks_part.coverage} if blocks_part is not None else {}
+    present = set(parts if loaded is None else loaded)
 
     return BatchTables(
         data_version=data_version,
@@ -257,6 +277,8 @@ def compile_tables(parts: Mapping[Component, Part], data_version: str) -> BatchT
         suspension_maps=suspension_maps,
         suspensions=suspensions,
         trunks=trunks,
+        range_as_of=tuple(covered.get(key) for key in RANGES),
+        complete=all(c in present for c in REQUIRED_COMPONENTS),
     )
 
 
@@ -267,9 +289,10 @@ def load_tables(store: FactStore, *, attempts: int = 3) -> BatchTables:
     between, the read is repeated so the tables never mix two versions.
     """
     for _ in range(attempts):
-        before = store.status().data_version
+        before = store.status()
         parts = {component: store.part(component) for component in Component}
-        after = store.status().data_version
-        if before == after:
-            return compile_tables(parts, after)
+        after = store.status()
+        if before.data_version == after.data_version:
+            loaded = [c.component for c in after.components if c.version]
+            return compile_tables(parts, after.data_version, loaded)
     raise StoreError(f"data changed during {attempts} consecutive reads; try again")

@@ -19,15 +19,18 @@ from sipcheck.model import (
     Certification,
     CertStatus,
     Component,
+    CoverageRow,
     Operator,
     Part,
+    RangeCoverage,
     Record,
     ResolvedOperator,
     Suspension,
     Trunk,
     Wholesale,
+    coverage_rows,
 )
-from sipcheck.numbers import NumberKind
+from sipcheck.numbers import NumberKind, range_kind
 from sipcheck.store import StoreError
 
 US = "\x1f"
@@ -117,15 +120,28 @@ def decode_suspension(number: str, value: str) -> Suspension:
 
 
 def encode_meta(part: Part, count: int) -> str:
-    return json.dumps(
-        {
-            "count": count,
-            "as_of": _iso(part.as_of),
-            "loaded_at": _iso(part.loaded_at),
-            "sources": list(part.sources),
-        },
-        ensure_ascii=False,
-    )
+    """A component's metadata; for blocks also its coverage and the coverage table's counts
+    (so `status` need not read 30,000 blocks to print them)."""
+    meta: dict[str, Any] = {
+        "count": count,
+        "as_of": _iso(part.as_of),
+        "loaded_at": _iso(part.loaded_at),
+        "sources": list(part.sources),
+    }
+    if part.coverage:
+        meta["coverage"] = [
+            {
+                "range": c.range,
+                "as_of": c.as_of.isoformat(),
+                "source": c.source,
+                "operators_as_of": _iso(c.operators_as_of),
+            }
+            for c in part.coverage
+        ]
+        meta["coverage_counts"] = {
+            row.range: [row.blocks, row.operator_unknown] for row in coverage_rows(part)
+        }
+    return json.dumps(meta, ensure_ascii=False)
 
 
 def decode_meta(component: Component, value: str | None) -> Part:
@@ -137,7 +153,45 @@ def decode_meta(component: Component, value: str | None) -> Part:
         as_of=_date(raw.get("as_of")),
         sources=tuple(raw.get("sources") or ()),
         loaded_at=_datetime(raw.get("loaded_at")),
+        coverage=tuple(
+            RangeCoverage(
+                c["range"],
+                date.fromisoformat(c["as_of"]),
+                c.get("source", ""),
+                _date(c.get("operators_as_of")),
+            )
+            for c in raw.get("coverage") or ()
+        ),
     )
+
+
+def meta_coverage_rows(value: str | None) -> tuple[CoverageRow, ...]:
+    """The coverage table stored with a blocks component's metadata."""
+    raw = json.loads(value) if value else {}
+    counts: dict[str, list[int]] = raw.get("coverage_counts") or {}
+    part = decode_meta(Component.BLOCKS, value)
+    rows = []
+    for c in sorted(part.coverage, key=lambda c: c.range):
+        blocks, unknown = counts.get(c.range, [0, 0])
+        rows.append(
+            CoverageRow(c.range, range_kind(c.range), blocks, unknown, c.as_of, c.operators_as_of, c.source)
+        )
+    return tuple(rows)
+
+
+def encode_coverage_field(part: Part) -> str:
+    """The manifest's compact coverage field, ``range=YYYY-MM-DD`` joined by commas: what the lookup
+    script hands back with a full answer, so a round-trip check knows what the absence of a block means."""
+    return ",".join(f"{c.range}={c.as_of.isoformat()}" for c in part.coverage)
+
+
+def decode_coverage_field(value: str) -> dict[str, date]:
+    out: dict[str, date] = {}
+    for item in value.split(","):
+        if item:
+            key, _, day = item.partition("=")
+            out[key] = date.fromisoformat(day)
+    return out
 
 
 def meta_count(value: str | None) -> int:

@@ -182,6 +182,8 @@ def publish(
             if component is Component.WHOLESALE:
                 lengths = sorted({len(p) for p in encoded[component]}, reverse=True)
                 manifest["wlens"] = ",".join(str(n) for n in lengths)
+            if component is Component.BLOCKS:
+                manifest["coverage"] = codec.encode_coverage_field(part)
         if any(c in STATIC_COMPONENTS for c in parts) or "static" not in old:
             records: dict[Component, tuple[Record, ...]] = {}
             for component in STATIC_COMPONENTS:

@@ -18,16 +18,19 @@ from __future__ import annotations
 #       national number, E.164, ingress: '' = none given, '=' .. peer, or '%' .. the peer's bytes in
 #       hex when the peer contains \30 or \31 (the peer is the only free-text field). One argument
 #       instead of four per number: encoding the arguments is the client's main cost.
-# Returns {false} when nothing was ever published; else {N, static, mode, ...} where mode 1 (the caller's
-# snapshot is current) is followed by one suspension per number, and mode 0 by 8 values per number:
-# suspension, block, dref, djson, sref, sjson, iref, ijson (nil where absent).
+# Returns {false} when nothing was ever published; else {N, static, mode, ...} where mode 2 says the live
+# data set lacks a required component (blocks, certifications, suspensions: every check meets the fail
+# policy), mode 1 (the caller's snapshot is current) is followed by one suspension per number, and mode 0
+# by the manifest's coverage field ("range=as-of,...") and then 8 values per number: suspension, block,
+# dref, djson, sref, sjson, iref, ijson (nil where absent).
 LOOKUP_MANY = r"""
 local n = redis.call('GET', KEYS[1])
 if not n then return {false} end
 local p = ARGV[1]
 local m = redis.call('HMGET', p .. ':manifest:' .. n,
-  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens')
+  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens', 'certifications', 'coverage')
 local static = m[1]
+if not (m[2] and m[3] and m[7]) then return {n, static, 2} end
 local bps, nats, e164s, peers = {}, {}, {}, {}
 local count = 0
 local s = ARGV[3]
@@ -66,8 +69,8 @@ end
 local bkey = m[3] and (p .. ':blocks:' .. m[3])
 local wkey = m[4] and m[6] and m[6] ~= '' and (p .. ':wholesale:' .. m[4])
 local tkey = m[5] and (p .. ':trunks:' .. m[5])
-local out = {n, static, 0}
-local j = 3
+local out = {n, static, 0, m[8] or ''}
+local j = 4
 for i = 1, count do
   local bp, national, peer = bps[i], nats[i], peers[i]
   local block, dref, djson, sref, sjson, iref, ijson = false, false, false, false, false, false, false

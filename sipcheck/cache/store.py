@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any, Literal
 
 import redis
@@ -39,10 +40,10 @@ from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
 from sipcheck.numbers import PhoneNumber
 from sipcheck.settings import RedisSettings
-from sipcheck.store import StoreError, TableSet
+from sipcheck.store import StoreError
 
 FailPolicy = Literal["open", "closed", "snapshot"]
-_EMPTY = TableSet({}, {}, "")
+_FULL, _CURRENT, _INCOMPLETE = 0, 1, 2  # LOOKUP_MANY reply modes (see scripts.py)
 _ADMIN_TIMEOUT_S = 60.0
 _SUSPEND_BATCH = 2_000
 _DECODE_CACHE_MAX = 65_536
@@ -165,6 +166,7 @@ class RedisStore:
         self._inflight_max = max(1, settings.batch_inflight)
         self._hot: _LoopClient | None = None  # the last loop's client: skips the weak-dict lookup
         self._decoded: dict[str, ResolvedOperator] = {}
+        self._coverage_cache: dict[str, dict[str, date]] = {}
         self._last_version = ""
         self.snapshot: Snapshot | None = None
         self._use_snapshot = settings.local_snapshot
@@ -323,8 +325,8 @@ class RedisStore:
                 metrics.errors += 1
             else:
                 breaker.success()
-                version, current = self._reply(raw, 1, state)
-                return self._answer(raw, 0, version, current, state, number, ingress, text)
+                version, mode = self._reply(raw, 1, state)
+                return self._answer(raw, 0, version, mode, state, number, ingress, text)
             breaker.failure()
             attempt += 1
             if (
@@ -462,47 +464,53 @@ class RedisStore:
                     w.future.set_result(self._fallback(w.number, w.ingress, w.text))
 
     def _resolve(self, batch: list[_Waiter], raw: list[Any], state: SnapshotState | None) -> None:
-        version, current = self._reply(raw, len(batch), state)
+        version, mode = self._reply(raw, len(batch), state)
         for i, w in enumerate(batch):
             future = w.future
             if future.done():
                 continue
             try:
-                facts = self._answer(raw, i, version, current, state, w.number, w.ingress, w.text)
+                facts = self._answer(raw, i, version, mode, state, w.number, w.ingress, w.text)
             except Exception as exc:  # the waiter's own error, raised as the unbatched call does
                 future.set_exception(exc)
             else:
                 future.set_result(facts)
 
-    def _reply(self, raw: list[Any], count: int, state: SnapshotState | None) -> tuple[str | None, bool]:
+    def _reply(self, raw: list[Any], count: int, state: SnapshotState | None) -> tuple[str | None, int]:
         """A LOOKUP_MANY reply for ``count`` checks: (data version or None if nothing was ever
-        published, whether the caller's snapshot is current). Raises on a reply of the wrong size."""
+        published, the reply's mode: 0 full answers, 1 the caller's snapshot is current, 2 the data
+        set is incomplete). Raises on a reply of the wrong size."""
         version = raw[0]
         if version is None:
-            return None, False
+            return None, _INCOMPLETE
         self._last_version = version
-        current = raw[2] == 1
-        if len(raw) != 3 + (1 if current else 8) * count:
-            raise ValueError(f"LOOKUP_MANY answered {len(raw)} values for {count} checks")
-        if not current and state is not None and self.snapshot is not None:
+        mode = int(raw[2])
+        expected = {_FULL: 4 + 8 * count, _CURRENT: 3 + count, _INCOMPLETE: 3}.get(mode)
+        if len(raw) != expected:
+            raise ValueError(f"LOOKUP_MANY answered {len(raw)} values in mode {mode} for {count} checks")
+        if mode == _FULL and state is not None and self.snapshot is not None:
             self.snapshot.request_refresh()  # Redis has a newer static version than our snapshot
-        return version, current
+        return version, mode
 
     def _answer(
         self,
         raw: list[Any],
         i: int,
         version: str | None,
-        current: bool,
+        mode: int,
         state: SnapshotState | None,
         number: PhoneNumber,
         ingress: str | None,
         text: str,
     ) -> Facts:
-        """The facts of the ``i``-th check of a LOOKUP_MANY reply (see `_reply`)."""
-        if version is None:
-            return _EMPTY.facts(number, ingress, text)
-        if current:
+        """The facts of the ``i``-th check of a LOOKUP_MANY reply (see `_reply`).
+
+        Nothing published, or a data set without a required component: no facts to speak of, and
+        the fail policy answers (an empty store must never call a caller spoofed).
+        """
+        if version is None or mode == _INCOMPLETE:
+            return Facts.unavailable(text, number, ingress, version or "")
+        if mode == _CURRENT:
             assert state is not None
             facts = state.tables.facts(number, ingress, text)
             susp = raw[3 + i]
@@ -510,8 +518,8 @@ class RedisStore:
             if facts.suspension != suspension or facts.data_version != version:
                 facts = replace(facts, suspension=suspension, data_version=version)
             return facts
-        j = 3 + 8 * i
-        return self._full_facts(version, raw[j : j + 8], number, ingress, text)
+        j = 4 + 8 * i
+        return self._full_facts(version, raw[3], raw[j : j + 8], number, ingress, text)
 
     def _fallback(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         if self.fail_policy == "snapshot" and self.snapshot is not None:
@@ -533,8 +541,17 @@ class RedisStore:
             self._decoded[raw] = op
         return OperatorFacts.of(role, op)
 
+    def _coverage(self, field: str) -> dict[str, date]:
+        """The manifest's coverage field, decoded once per distinct value."""
+        found = self._coverage_cache.get(field)
+        if found is None:
+            if len(self._coverage_cache) > 16:
+                self._coverage_cache.clear()
+            found = self._coverage_cache[field] = codec.decode_coverage_field(field)
+        return found
+
     def _full_facts(
-        self, version: str, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str
+        self, version: str, coverage: str, raw: list[Any], number: PhoneNumber, ingress: str | None, text: str
     ) -> Facts:
         """Facts from a full answer: suspension, block, dref, djson, sref, sjson, iref, ijson."""
         susp, block_raw, dref, djson, sref, sjson, iref, ijson = raw
@@ -544,12 +561,13 @@ class RedisStore:
             input=text,
             number=number,
             block=block,
-            designated=self._operator(Role.DESIGNATED, dref, djson) if block is not None else None,
+            designated=self._operator(Role.DESIGNATED, dref, djson) if block is not None and dref else None,
             serving=self._operator(Role.SERVING, sref, sjson) if sref is not None else None,
             ingress_peer=ingress,
             ingress=self._operator(Role.INGRESS, iref, ijson) if iref is not None else None,
             suspension=suspension,
             data_version=version,
+            designations_as_of=self._coverage(coverage).get(number.range),
         )
 
     # -- admin path --------------------------------------------------------------------------------
@@ -627,9 +645,10 @@ class RedisStore:
                 components.append(
                     ComponentStatus(component, cv, count, meta.as_of, meta.loaded_at, meta.sources)
                 )
+            coverage = codec.meta_coverage_rows(manifest.get(Component.BLOCKS.value + ".meta"))
         except redis.RedisError as exc:
             raise StoreError(f"reading the data status from Redis failed: {exc}") from exc
-        return DataStatus(version, tuple(components), self.backend)
+        return DataStatus(version, tuple(components), self.backend, coverage)
 
     def memory_bytes(self) -> int:
         """``used_memory`` of the server (benchmarks, status)."""

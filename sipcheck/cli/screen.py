@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 src,
                 dst,
                 store,
-                settings.policy.compile(),
+                settings.compiled_policy(),
                 today,
                 column=args.column,
                 ingress_column=args.ingress_column,

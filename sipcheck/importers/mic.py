@@ -10,7 +10,7 @@ the area code). Per range the file with the newest as-of date wins, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,7 +20,7 @@ from sipcheck.importers.mic_common import MicFile, range_key
 from sipcheck.importers.mic_csv import read_mic_csv
 from sipcheck.importers.mic_xls import read_xls
 from sipcheck.importers.mic_xlsx import read_xlsx
-from sipcheck.model import Block, Component, Part
+from sipcheck.model import Block, Component, Part, RangeCoverage
 
 _READERS: dict[str, Callable[[Path, Collector], MicFile | None]] = {
     ".xls": read_xls,
@@ -37,11 +37,13 @@ class MicImport:
     covered_ranges: frozenset[str]
 
 
-def load_mic(paths: Sequence[Path]) -> MicImport:
+def load_mic(paths: Sequence[Path], origins: Mapping[Path, str] | None = None) -> MicImport:
     """Read MIC files (.xls fixed, .xlsx matrices, processed .csv) into one blocks part.
 
-    Raises `ImportFailed` with every problem of every file; nothing is returned
-    unless all files are valid.
+    The part covers every range a file covers, as of that file's date (the newest file per
+    range wins); ``origins`` names where a file came from (a URL) for the part's sources.
+    Raises `ImportFailed` with every problem of every file; nothing is returned unless all
+    files are valid.
     """
     errors = Collector()
     files: list[MicFile] = []
@@ -54,6 +56,8 @@ def load_mic(paths: Sequence[Path]) -> MicImport:
             continue
         read = reader(path, errors)
         if read is not None:
+            if origins and path in origins:
+                read.source = origins[path]
             files.append(read)
     winners = _newest_per_range(files, errors)
     records: list[Block] = []
@@ -73,12 +77,17 @@ def load_mic(paths: Sequence[Path]) -> MicImport:
             records.append(block)
     errors.check()
     used = [f for f in files if any(w is f for w in winners.values())]
-    dates = [f.as_of for f in used if f.as_of is not None]
+    coverage = []
+    for rng, winner in sorted(winners.items()):
+        as_of = winner.as_of_for(rng)
+        assert as_of is not None  # a file without a date was an error above
+        coverage.append(RangeCoverage(rng, as_of, winner.source_for(rng), winner.operators_as_of.get(rng)))
     part = Part(
         Component.BLOCKS,
         tuple(records),
-        min(dates) if dates else None,
-        tuple(f.file for f in used),
+        min(c.as_of for c in coverage) if coverage else None,
+        tuple(f.source or f.file for f in used),
+        coverage=tuple(coverage),
     )
     return MicImport(part, frozenset(winners))
 
@@ -89,19 +98,19 @@ def _newest_per_range(files: Sequence[MicFile], errors: Collector) -> dict[str, 
     for mic_file in files:
         for rng in mic_file.ranges:
             current = winners.get(rng)
-            if current is None or _newer(mic_file.as_of, current.as_of):
+            if current is None or _newer(mic_file.as_of_for(rng), current.as_of_for(rng)):
                 winners[rng] = mic_file
     for mic_file in files:
         for rng in sorted(mic_file.ranges):
             winner = winners[rng]
-            if winner is not mic_file and winner.as_of == mic_file.as_of:
+            if winner is not mic_file and winner.as_of_for(rng) == mic_file.as_of_for(rng):
                 errors.add(
                     mic_file.file,
                     FILE_LEVEL,
                     "",
                     rng,
                     f"range {rng} is also in {winner.file} with the same as-of date "
-                    f"({mic_file.as_of}): give one file per range and date",
+                    f"({mic_file.as_of_for(rng)}): give one file per range and date",
                 )
     return winners
 
@@ -111,14 +120,21 @@ def _newer(a: date | None, b: date | None) -> bool:
 
 
 def merge_blocks(live: Part, new: MicImport) -> Part:
-    """``live`` blocks with the ranges ``new`` covers replaced by ``new``'s blocks.
+    """``live`` blocks with the ranges ``new`` covers replaced by ``new``'s blocks and coverage.
 
-    The as-of date of the result is the oldest of the parts that contributed
-    (the data is at least that fresh everywhere).
+    The as-of date of the result is the oldest of the covered ranges' dates (the data is at
+    least that fresh everywhere); each range keeps its own in the coverage.
     """
-    kept = tuple(
-        r for r in live.records if isinstance(r, Block) and range_key(r.prefix) not in new.covered_ranges
+    covered = new.covered_ranges
+    kept = tuple(r for r in live.records if isinstance(r, Block) and range_key(r.prefix) not in covered)
+    coverage = tuple(
+        sorted(
+            (*(c for c in live.coverage if c.range not in covered), *new.part.coverage), key=lambda c: c.range
+        )
     )
-    dates = [d for d in (new.part.as_of, live.as_of if kept else None) if d is not None]
-    sources = tuple(dict.fromkeys((*(live.sources if kept else ()), *new.part.sources)))
-    return Part(Component.BLOCKS, kept + new.part.records, min(dates) if dates else None, sources)
+    kept_sources = live.sources if kept or len(coverage) > len(new.part.coverage) else ()
+    dates = [c.as_of for c in coverage] or [d for d in (new.part.as_of,) if d is not None]
+    sources = tuple(dict.fromkeys((*kept_sources, *new.part.sources)))
+    return Part(
+        Component.BLOCKS, kept + new.part.records, min(dates) if dates else None, sources, coverage=coverage
+    )

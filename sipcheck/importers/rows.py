@@ -9,7 +9,6 @@ fast path in `sipcheck.importers.suspensions` that enforces the same rules as
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -36,17 +35,6 @@ def _split_aliases(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split("|") if part.strip()]
     return value
-
-
-def _in_use(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    if text in ("true", "1", "yes", "使用中"):
-        return True
-    if text in ("false", "0", "no", "未使用"):
-        return False
-    raise ValueError("expected true/false (or 使用中/未使用)")
 
 
 def _since(value: Any) -> Any:
@@ -148,12 +136,39 @@ class WholesaleRow(_Row):
 
 
 class MicBlockRow(_Row):
-    """One designated block in the processed MIC CSV (as shipped in sipcheck/data)."""
+    """One block in the processed MIC CSV of earlier versions (block_prefix, range, operator, in_use).
+
+    The file covers every range it has a row for: a block of such a range with no row, or a row
+    whose in_use says 未使用/使用不可, was not designated.
+    """
 
     model_config = ConfigDict(title="MicBlock")
-    block_prefix: str = Field(pattern=r"^0[0-9]{5,6}$", description="national block prefix")
+    block_prefix: str = Field(pattern=r"^0[0-9]{5,8}$", description="national block prefix")
     range: str = Field(pattern=r"^0[0-9]{1,3}$", description="range key: 050, 0120, …; 01-09 for fixed")
-    operator_name_as_published: Text = Field(description="designated operator exactly as MIC writes it")
-    in_use: Annotated[bool, BeforeValidator(_in_use)] = Field(
-        default=True, description="false for blocks MIC lists as 未使用 (optional column)"
+    operator_name_as_published: str = Field(
+        default="", description="designated operator exactly as MIC writes it; empty = not known"
     )
+    in_use: str = Field(
+        default="使用中",
+        description="MIC's 使用状況: 使用中 (or true), 使用予定 (planned), 未使用 (or false), 使用不可",
+    )
+
+
+class MicDesignationRow(_Row):
+    """One designated block in the consolidated designation CSV shipped in sipcheck/data.
+
+    The file covers every range it has a row for (``fixed`` covers all fixed-line ranges):
+    a block of such a range with no row was not designated on ``designated_as_of``.
+    """
+
+    model_config = ConfigDict(title="MicDesignation")
+    block: str = Field(pattern=r"^0[0-9]{5,8}$", description="the MIC designation key, leading 0 included")
+    range: str = Field(
+        pattern=r"^(fixed|0[0-9]{2,3})$", description="fixed, 050, 060 … 0200, 0120, 0800, 0570"
+    )
+    operator: str = Field(
+        default="", description="designated operator as the source wrote it; empty = not known"
+    )
+    designated_as_of: IsoDate = Field(description="the date the block was seen designated")
+    operator_as_of: IsoDate | None = Field(default=None, description="the date of the operator attribution")
+    source: str = Field(default="", description="source tags (see the data README)")

@@ -153,7 +153,7 @@ async def run_agent_async(
         loop.call_soon_threadsafe(admission.release, call_id, time.monotonic())
 
     with store_factory(settings) as store:
-        screener = Screener(store, settings.policy)
+        screener = Screener(store, settings.compiled_policy())
         runtime = PjRuntime(
             RuntimeConfig(
                 bind_host=backend_host,
