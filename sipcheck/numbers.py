@@ -34,6 +34,7 @@ class NumberKind(StrEnum):
     INTERNATIONAL = "international"
     FMC = "fmc"  # 0600: fixed-mobile convergence, not a mobile number
     PAGER = "pager"  # 0204: 無線呼出
+    SERVICE = "service"  # 0170: a 0AB0 付加的役務電話番号 (not an area code)
 
 
 class Privacy(StrEnum):

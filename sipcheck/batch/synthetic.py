@@ -1,20 +1,22 @@
 """A data set of realistic shape for batch tests and the screening benchmarks.
 
-Real MIC non-geographic blocks (``sipcheck/data/mic-nongeographic-blocks-*.csv``,
-050/0120/0800) plus synthetic fixed and mobile blocks, operators named as MIC
-names them (full-width), certifications in every status (certified,
-provisional, expired, revoked, not yet valid, listed under a differently
-written name), wholesale at every prefix length (including to the designated
-operator itself and to operators nobody knows), trunks and suspensions.
+The real designations shipped in ``sipcheck/data/mic-designations-2026.csv`` (30,627 blocks
+across every range MIC designates, some with no operator named), reshaped synthetically so that
+every path of a lookup is exercised: a few blocks marked 使用予定 (planned) or reassigned to
+operator references written differently or known to nobody, two ranges (0120, 09) left uncovered
+with part of their blocks dropped (designation unknown), operators named as MIC names them
+(full-width), certifications in every status (certified, provisional, expired, revoked, not yet
+valid, listed under a differently written name), wholesale at every prefix length (including to
+the designated operator itself and to operators nobody knows), trunks and suspensions.
 
-`sample_or_synthetic_parts` prefers the project's sample data
-(`sipcheck.sample.sample_parts`) when that module exists.
+`sample_or_synthetic_parts` prefers the project's built-in data (`sipcheck.sample.sample_parts`)
+when that module exists.
 """
 
 from __future__ import annotations
 
-import csv
 import random
+from dataclasses import replace
 from datetime import date
 from importlib import resources
 
@@ -29,30 +31,37 @@ from sipcheck.model import (
     Suspension,
     Trunk,
     Wholesale,
+    name_key,
 )
-from sipcheck.numbers import PLAN, NumberKind
+from sipcheck.numbers import PLAN
 
-MIC_BLOCKS_FILE = "mic-nongeographic-blocks-2024-09-16.csv"
+MIC_BLOCKS_FILE = "mic-designations-2026.csv"
 SAMPLE_DAY = date(2026, 3, 1)
 """A day on which the synthetic certifications are in all their states."""
+UNCOVERED_RANGES = ("0120", "09")
+"""Ranges whose coverage the synthetic set drops (and half their blocks): their absent blocks are unknown."""
 
 
-def mic_blocks() -> list[tuple[str, str]]:
-    """(block prefix, operator name as published) from the bundled MIC block list."""
-    text = resources.files("sipcheck.data").joinpath(MIC_BLOCKS_FILE).read_text("utf-8")
-    return [
-        (row["block_prefix"], row["operator_name_as_published"]) for row in csv.DictReader(text.splitlines())
-    ]
+def real_blocks() -> Part:
+    """The bundled designation file through the importer, coverage included."""
+    from sipcheck.importers import load_mic
+
+    with resources.as_file(resources.files("sipcheck.data").joinpath(MIC_BLOCKS_FILE)) as path:
+        return load_mic([path]).part
 
 
-def synthetic_parts(
-    seed: int = 0, fixed_blocks: int = 20_000, mobile_blocks: int = 3_000, suspensions: int = 5_000
-) -> dict[Component, Part]:
+def synthetic_parts(seed: int = 0, suspensions: int = 5_000) -> dict[Component, Part]:
     rng = random.Random(seed)
-    mic = mic_blocks()
-    names = sorted({name for _, name in mic})
+    real = real_blocks()
+    real_records = [r for r in real.records if isinstance(r, Block)]
+    # One operator per company: MIC's files write some twice (ＫＤＤＩ株式会社, KDDI株式会社), and two
+    # operators claiming one name would make resolution depend on record order (the importer refuses it).
+    by_key: dict[str, str] = {}
+    for name in sorted({b.operator for b in real_records if b.operator}):
+        by_key.setdefault(name_key(name), name)
+    names = sorted(by_key.values())
     operators = [Operator(f"op{i:03d}", name) for i, name in enumerate(names)]
-    operators.append(Operator("ntt-east", "東日本電信電話株式会社", ("NTT東日本",), "8011101028104"))
+    operators.append(Operator("ntt-east", "東日本電信電話株式会社", ("NTT East",), "8011101028104"))
     operators.append(Operator("kddi-fixed", "KDDI固定", ()))
     ids = [op.id for op in operators]
 
@@ -85,29 +94,20 @@ def synthetic_parts(
         Certification("Overseas Telecom Ltd", CertStatus.PROVISIONAL, name="Overseas Telecom Ltd")
     )
 
-    kinds = {"050": NumberKind.IP, "0120": NumberKind.TOLL_FREE, "0800": NumberKind.TOLL_FREE}
-    blocks: list[Record] = [
-        Block(prefix, kinds[prefix[:4]] if prefix[:4] in kinds else kinds[prefix[:3]], name)
-        for prefix, name in mic
-    ]
-    area_codes = sorted(PLAN.area_codes)
     refs = [*ids, *names, "Unknown Carrier KK"]
-    seen: set[str] = {b.prefix for b in blocks if isinstance(b, Block)}
-    while len(seen) < len(mic) + fixed_blocks:
-        area = rng.choice(area_codes)
-        prefix = area + "".join(rng.choice("0123456789") for _ in range(6 - len(area)))
-        if prefix in seen or number_length(prefix) != PLAN.fixed_length:
-            continue  # taken, or the prefix falls into a non-geographic range (06 + 0… is 060)
-        seen.add(prefix)
-        blocks.append(Block(prefix, NumberKind.FIXED, rng.choice(refs), in_use=rng.random() > 0.03))
-    mobile_seen = 0
-    while mobile_seen < mobile_blocks:
-        prefix = rng.choice(("070", "080", "090")) + "".join(rng.choice("0123456789") for _ in range(3))
-        if prefix in seen:
-            continue
-        seen.add(prefix)
-        mobile_seen += 1
-        blocks.append(Block(prefix, NumberKind.MOBILE, rng.choice(refs), in_use=rng.random() > 0.03))
+    blocks: list[Record] = []
+    for block in real_records:
+        uncovered = block.prefix.startswith(UNCOVERED_RANGES)
+        if uncovered and rng.random() < 0.5:
+            continue  # not designated, or designated and not loaded: a range not covered cannot tell
+        r = rng.random()
+        if r < 0.03:
+            block = replace(block, in_use=False)  # 使用予定: designated, planned
+        elif r < 0.06:
+            block = replace(block, operator=rng.choice(refs))
+        blocks.append(block)
+    coverage = tuple(c for c in real.coverage if not c.range.startswith(UNCOVERED_RANGES))
+    blocks_part = Part(Component.BLOCKS, tuple(blocks), real.as_of, real.sources, coverage=coverage)
 
     block_list = [b for b in blocks if isinstance(b, Block)]
     wholesale: list[Record] = []
@@ -135,7 +135,7 @@ def synthetic_parts(
     return {
         Component.OPERATORS: Part(Component.OPERATORS, tuple(operators)),
         Component.CERTIFICATIONS: Part(Component.CERTIFICATIONS, tuple(certifications)),
-        Component.BLOCKS: Part(Component.BLOCKS, tuple(blocks)),
+        Component.BLOCKS: blocks_part,
         Component.WHOLESALE: Part(Component.WHOLESALE, tuple(wholesale)),
         Component.TRUNKS: Part(Component.TRUNKS, tuple(trunks)),
         Component.SUSPENSIONS: Part(Component.SUSPENSIONS, tuple(suspended)),
@@ -154,7 +154,11 @@ def number_length(national_prefix: str) -> int:
 def number_in(prefix: str, rng: random.Random) -> str:
     """A random national number of the right length in the block (or range) ``prefix``."""
     length = number_length(prefix)
-    return prefix + "".join(rng.choice("0123456789") for _ in range(max(length - len(prefix), 0)))
+    tail = max(length - len(prefix), 0)
+    if length == PLAN.fixed_length and len(prefix) < PLAN.classify_depth:
+        # A fixed prefix shorter than a block: its local code must start 2-9 (MIC's plan).
+        return prefix + rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(tail - 1))
+    return prefix + "".join(rng.choice("0123456789") for _ in range(tail))
 
 
 def sample_or_synthetic_parts(seed: int = 0) -> tuple[dict[Component, Part], str]:
@@ -174,8 +178,8 @@ def mixed_numbers(parts: dict[Component, Part], count: int, seed: int = 0) -> li
     """A realistic calling-number stream for benchmarks.
 
     About 78 % plain national numbers in designated blocks, 8 % E.164, 4 %
-    decorated (separators, tel:/sip: URIs, 184/186, full width), 4 % in no
-    designated block, 2 % invalid, 2 % suspended, 2 % foreign.
+    decorated (separators, tel:/sip: URIs, 184/186, full width), 4 % in blocks
+    mostly never designated, 2 % invalid, 2 % suspended, 2 % foreign.
     """
     rng = random.Random(seed)
     blocks = [
@@ -210,9 +214,9 @@ def mixed_numbers(parts: dict[Component, Part], count: int, seed: int = 0) -> li
                 )
             )
         elif r < 0.94:
-            out.append(number_in(rng.choice(("0312", "0612", "09099", "05099")), rng))
+            out.append(number_in(rng.choice(("070999", "0509999", "05099", "0200999")), rng))
         elif r < 0.96:
-            out.append(rng.choice(("", "0", "12345", "0312", "031234567890", "abc", "+8100")))
+            out.append(rng.choice(("", "0", "12345", "0312345678", "035253511100", "abc", "+8100")))
         elif r < 0.98:
             number = rng.choice(suspended)
             out.append("0" + number[3:])

@@ -16,7 +16,7 @@ from sipcheck.store import MemoryStore
 
 @pytest.fixture(scope="session")
 def parts() -> dict[Component, Part]:
-    return synthetic_parts(seed=7, fixed_blocks=4_000, mobile_blocks=1_000, suspensions=1_500)
+    return synthetic_parts(seed=7, suspensions=1_500)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from batchmix import PEERS, realistic_mix
 
 from sipcheck.batch import BatchError, BatchTables, screen_csv
 from sipcheck.batch.csvio import OUTPUT_COLUMNS
-from sipcheck.model import Component, Part
+from sipcheck.model import Component, Part, RangeCoverage
 from sipcheck.policy import CompiledPolicy
 from sipcheck.screener import Screener
 from sipcheck.store import MemoryStore
@@ -101,7 +101,10 @@ def test_chunk_boundaries_do_not_change_the_output(
     assert len(outputs[0]) == len(numbers) + 1
 
 
-def test_bom_cp932_and_custom_columns(tables: BatchTables, policy: CompiledPolicy, today: date) -> None:
+def test_bom_cp932_and_custom_columns(
+    tables: BatchTables, screener: Screener, policy: CompiledPolicy, today: date, now: datetime
+) -> None:
+    expected = screener.check("0501000 1234", "trunk-certified", now=now).action.value
     text = "番号,経由,備考\n0501000 1234,trunk-certified,東京\n非通知,,匿名\n"
     for data, encoding in (
         (
@@ -116,7 +119,7 @@ def test_bom_cp932_and_custom_columns(tables: BatchTables, policy: CompiledPolic
         )
         assert rows[0][:3] == ["番号", "経由", "備考"], encoding
         assert rows[1][:3] == ["0501000 1234", "trunk-certified", "東京"]
-        assert rows[1][3] in ("allow", "flag")
+        assert rows[1][3] == expected
         assert rows[1][5] == "+815010001234"
         assert rows[1][12] != ""  # ingress operator resolved
         assert rows[2][2] == "匿名" and rows[2][4] == "anonymous"
@@ -193,4 +196,8 @@ def test_reads_the_store_through_parts(
     out = io.StringIO()
     summary = screen_csv(io.StringIO("caller\n05010001234\n"), out, store, policy, today)
     assert summary.data_version == store.status().data_version
-    assert "block_not_designated" in out.getvalue()
+    assert "designation_unknown" in out.getvalue()  # no blocks and no coverage: nothing is known
+    store.publish({Component.BLOCKS: Part(Component.BLOCKS, (), coverage=(RangeCoverage("050", today),))})
+    out = io.StringIO()
+    screen_csv(io.StringIO("caller\n05010001234\n"), out, store, policy, today)
+    assert "block_not_designated" in out.getvalue()  # 050 covered and empty: never designated

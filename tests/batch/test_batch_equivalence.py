@@ -130,11 +130,20 @@ def test_numpy_input_and_other_day_and_policy(
 def test_empty_store_and_empty_input(policy: CompiledPolicy, today: date, now: datetime) -> None:
     store = MemoryStore()
     tables = load_tables(store)
-    numbers = ["0312345678", "+14155550123", "junk", "05012345678"]
+    numbers = ["0352535111", "+14155550123", "junk", "05012345678", "0312345678"]
     actions = assert_same(
-        numbers, ["x", None, "y", None], tables, Screener(store, policy), policy, today, now
+        numbers, ["x", None, "y", None, None], tables, Screener(store, policy), policy, today, now
     )
-    assert actions == [Action.BLOCK, Action.FLAG, Action.BLOCK, Action.BLOCK]
+    # Nothing loaded: valid numbers meet the fail policy (open: flag), never "spoofed"; invalid stay invalid.
+    assert actions == [Action.FLAG, Action.FLAG, Action.BLOCK, Action.FLAG, Action.BLOCK]
+    result = screen_array(numbers, None, tables, policy, today)
+    assert [v.reasons for v in (result.verdicts[i] for i in result.inverse)] == [
+        (Reason.DATA_UNAVAILABLE,),
+        (Reason.DATA_UNAVAILABLE,),
+        (Reason.INVALID_NUMBER,),
+        (Reason.DATA_UNAVAILABLE,),
+        (Reason.INVALID_NUMBER,),
+    ]
     empty = screen_array([], None, tables, policy, today)
     assert len(empty) == 0 and empty.counts() == dict.fromkeys(Action, 0)
 
@@ -143,7 +152,7 @@ def test_duplicates_and_precedence_follow_the_table_set(
     policy: CompiledPolicy, today: date, now: datetime
 ) -> None:
     """Later duplicates win, wholesale naming the designated operator is no serving operator."""
-    from sipcheck.model import Certification, CertStatus, Operator, Trunk
+    from sipcheck.model import Certification, CertStatus, Operator, RangeCoverage, Trunk
     from sipcheck.numbers import NumberKind
 
     parts = {
@@ -155,35 +164,40 @@ def test_duplicates_and_precedence_follow_the_table_set(
         Component.BLOCKS: Part(
             Component.BLOCKS,
             (
-                Block("031234", NumberKind.FIXED, "b"),
-                Block("031234", NumberKind.FIXED, "A社"),  # later one wins, joined by name key
+                Block("035253", NumberKind.FIXED, "b"),
+                Block("035253", NumberKind.FIXED, "A社"),  # later one wins, joined by name key
                 Block("0501234", NumberKind.IP, "a", in_use=False),
-                Block("061234", NumberKind.FIXED, "ghost"),  # an operator nobody knows
+                Block("066123", NumberKind.FIXED, "ghost"),  # an operator nobody knows
+                Block("066124", NumberKind.FIXED, ""),  # an operator the source does not name
             ),
+            coverage=(RangeCoverage("03", today), RangeCoverage("050", today)),  # 06 is not covered
         ),
         Component.WHOLESALE: Part(
             Component.WHOLESALE,
             (
-                Wholesale("0312", "b"),
-                Wholesale("03123456", "a"),  # the designated operator itself
-                Wholesale("0312345678", "b"),  # one number, longest wins
+                Wholesale("0352", "b"),
+                Wholesale("03525356", "a"),  # the designated operator itself
+                Wholesale("0352535678", "b"),  # one number, longest wins
                 Wholesale("05012345", "nobody"),
-                Wholesale("0612345", "ghost"),  # unknown both times: still shown as serving
+                Wholesale("0661234", "ghost"),  # unknown both times: still shown as serving
             ),
         ),
         Component.TRUNKS: Part(Component.TRUNKS, (Trunk("t1", "a"),)),
-        Component.SUSPENSIONS: Part(Component.SUSPENSIONS, (Suspension("+81312349999"),)),
+        Component.SUSPENSIONS: Part(Component.SUSPENSIONS, (Suspension("+81352539999"),)),
     }
     store = MemoryStore(parts)
     numbers = [
-        "0312345678",
-        "0312345600",
-        "0312340000",
-        "0312349999",
+        "0352535678",
+        "0352535600",
+        "0352530000",
+        "0352539999",
         "05012345678",
         "05012349999",
-        "0612345678",
-        "0612340000",
+        "0661234567",
+        "0661230000",
+        "0661241234",  # designated, operator unknown
+        "0661251234",  # not covered: unknown
+        "0352545678",  # covered: never designated
     ]
     assert_same(
         numbers,

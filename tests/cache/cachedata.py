@@ -13,6 +13,7 @@ from sipcheck.model import (
     Component,
     Operator,
     Part,
+    RangeCoverage,
     Suspension,
     Trunk,
     Wholesale,
@@ -28,7 +29,8 @@ def varied_parts() -> dict[Component, Part]:
     number and by nobody-knows-this name; certifications of every status,
     one matched by name only and one for an operator not in the operator
     list; wholesale at several prefix lengths (including one back to the
-    designated operator, which must not count as serving); trunks.
+    designated operator, which must not count as serving); trunks; a block whose
+    operator is not named; ranges covered (03, 050, 080) and not (0120, 090).
     """
     ops = (
         Operator("kddi", "ＫＤＤＩ株式会社", ("KDDI",), "9011101031552"),
@@ -46,13 +48,14 @@ def varied_parts() -> dict[Component, Part]:
         Certification("old", CertStatus.CERTIFIED, date(2020, 1, 1), date(2021, 1, 1), "R0", "期限切れ"),
     )
     blocks = (
-        Block("031234", NumberKind.FIXED, "東日本電信電話株式会社"),
-        Block("031235", NumberKind.FIXED, "NTT東日本"),
+        Block("035253", NumberKind.FIXED, "東日本電信電話株式会社"),
+        Block("035254", NumberKind.FIXED, "NTT東日本"),
         Block("0501234", NumberKind.IP, "KDDI株式会社"),
         Block("0501235", NumberKind.IP, "kddi"),
         Block("0501236", NumberKind.IP, "9011101031552", in_use=False),
         Block("0501237", NumberKind.IP, "知らない通信"),
         Block("0501238", NumberKind.IP, "revo"),
+        Block("0501239", NumberKind.IP, ""),  # designated; the source names no operator
         Block("0120123", NumberKind.TOLL_FREE, "プロビジョナル株式会社"),
         Block("080123", NumberKind.MOBILE, "幽霊通信"),
         Block("090123", NumberKind.MOBILE, "期限切れ"),
@@ -62,7 +65,8 @@ def varied_parts() -> dict[Component, Part]:
         Wholesale("05012345", "revo"),
         Wholesale("05012346789", "ＫＤＤＩ株式会社"),  # back to the designated operator: not serving
         Wholesale("0501237", "不明な卸先"),
-        Wholesale("0312345678", "CloudX"),
+        Wholesale("05012391", "cloudx"),  # resold from a block of unknown operator: serving
+        Wholesale("0352535678", "CloudX"),
     )
     trunks = (
         Trunk("10.0.0.1", "kddi"),
@@ -72,13 +76,24 @@ def varied_parts() -> dict[Component, Part]:
     )
     suspensions = (
         Suspension("+815012341111", datetime(2026, 3, 1, 9, 0), "REF-1", "police"),
-        Suspension("+81312345679"),
+        Suspension("+81352535679"),
         Suspension("+819012345678", None, "REF-3", None),
     )
     return {
         Component.OPERATORS: Part(Component.OPERATORS, ops, as_of=date(2026, 4, 1), sources=("ops.csv",)),
         Component.CERTIFICATIONS: Part(Component.CERTIFICATIONS, certs, as_of=date(2026, 4, 2)),
-        Component.BLOCKS: Part(Component.BLOCKS, blocks, as_of=date(2024, 9, 16), sources=("mic.csv",)),
+        Component.BLOCKS: Part(
+            Component.BLOCKS,
+            blocks,
+            as_of=date(2024, 9, 16),
+            sources=("mic.csv",),
+            # 0120 and 090 are not covered: their neighbouring blocks are unknown, not spoofed.
+            coverage=(
+                RangeCoverage("03", date(2024, 9, 16), "mic-03.xls"),
+                RangeCoverage("050", date(2026, 7, 4), "mic-050.xlsx", date(2026, 1, 1)),
+                RangeCoverage("080", date(2026, 7, 4), "mic-080.xlsx"),
+            ),
+        ),
         Component.WHOLESALE: Part(Component.WHOLESALE, wholesale),
         Component.TRUNKS: Part(Component.TRUNKS, trunks),
         Component.SUSPENSIONS: Part(Component.SUSPENSIONS, suspensions),
@@ -103,6 +118,7 @@ def numbers_for(parts: dict[Component, Part]) -> list[str]:
         assert isinstance(record, Suspension)
         out.add(record.number)
     out.add("+14155550100")  # international
+    out.update(("0990123456", "0170123456", "06001234567", "0352999999"))  # uncovered ranges; a covered gap
     return sorted(out)
 
 

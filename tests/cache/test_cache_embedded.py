@@ -62,20 +62,20 @@ def test_nested_users_share_one_server_and_the_last_stops_it(tmp_path: Path) -> 
         first = _state(tmp_path)
         with open_store(settings) as inner:
             assert _state(tmp_path) == first
-            inner.add_suspensions([Suspension("+81312345670")])
+            inner.add_suspensions([Suspension("+81352535670")])
         assert ping(first["port"])  # still running for the outer user
-        assert outer.lookup(parse_number("0312345670"), None, "t").suspension is not None
+        assert outer.lookup(parse_number("0352535670"), None, "t").suspension is not None
     assert not _alive(first["pid"])
 
 
 def test_data_survives_restart(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     with open_store(settings) as store:
-        store.add_suspensions([Suspension("+81312345671", reference="kept")])
+        store.add_suspensions([Suspension("+81352535671", reference="kept")])
         version = store.status().data_version
     with open_store(settings) as store:
         assert store.status().data_version == version  # not re-seeded with the sample
-        got = store.lookup(parse_number("0312345671"), None, "t").suspension
+        got = store.lookup(parse_number("0352535671"), None, "t").suspension
         assert got is not None and got.reference == "kept"
 
 
@@ -95,7 +95,7 @@ def test_concurrent_processes_share_the_server(tmp_path: Path) -> None:
     )
     data = str(tmp_path / "data")
     first = subprocess.Popen(
-        [sys.executable, "-c", code, data, "+81312345672"],
+        [sys.executable, "-c", code, data, "+81352535672"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -104,7 +104,7 @@ def test_concurrent_processes_share_the_server(tmp_path: Path) -> None:
         assert first.stdout is not None and first.stdout.readline().strip() == "ready"
         state = _state(tmp_path)
         second = subprocess.run(
-            [sys.executable, "-c", code, data, "+81312345673"],
+            [sys.executable, "-c", code, data, "+81352535673"],
             input="\n",
             capture_output=True,
             text=True,
@@ -113,7 +113,7 @@ def test_concurrent_processes_share_the_server(tmp_path: Path) -> None:
         assert second.returncode == 0, second.stderr
         assert _state(tmp_path) == state and ping(state["port"])
         with open_store(_settings(tmp_path)) as store:
-            for n in ("0312345672", "0312345673"):
+            for n in ("0352535672", "0352535673"):
                 assert store.lookup(parse_number(n), None, "t").suspension is not None
         assert ping(state["port"])
     finally:
@@ -141,8 +141,8 @@ def test_scripts_run_on_both_server_versions(tmp_path: Path, binary: str | None)
         try:
             parts = varied_parts()
             store.publish(parts)
-            store.add_suspensions([Suspension("+81312345674")])
-            assert store.remove_suspensions(["+81312345674"]) == 1
+            store.add_suspensions([Suspension("+81352535674")])
+            assert store.remove_suspensions(["+81352535674"]) == 1
             memory = MemoryStore(parts)
             for text in numbers_for(parts):
                 n = parse_number(text)

@@ -82,12 +82,12 @@ def test_a_process_reads_its_own_writes_at_once(make_store: StoreFactory) -> Non
     assert store.lookup(NUMBER, None, "t").suspension == Suspension(NUMBER.e164)
     store.remove_suspensions([NUMBER.e164])
     assert store.lookup(NUMBER, None, "t").suspension is None
-    fresh = parse_number("0312990000")
+    fresh = parse_number("0352990000")
     blocks = parts[Component.BLOCKS]
     version = store.publish(
         {
             Component.BLOCKS: replace(
-                blocks, records=(*blocks.records, Block("031299", NumberKind.FIXED, "kddi"))
+                blocks, records=(*blocks.records, Block("035299", NumberKind.FIXED, "kddi"))
             )
         }
     )

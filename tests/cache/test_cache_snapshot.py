@@ -24,10 +24,10 @@ def test_snapshot_answers_and_is_invalidated_by_pubsub(make_store: StoreFactory)
     parts = varied_parts()
     v1 = writer.publish(parts)
     assert reader.snapshot is not None and reader.snapshot.wait_for(v1, 5)
-    number = parse_number("0312990000")
+    number = parse_number("0352990000")
     assert reader.lookup(number, None, "t").block is None
     blocks = parts[Component.BLOCKS]
-    new = replace(blocks, records=(*blocks.records, Block("031299", NumberKind.FIXED, "kddi")))
+    new = replace(blocks, records=(*blocks.records, Block("035299", NumberKind.FIXED, "kddi")))
     v2 = writer.publish({Component.BLOCKS: new})
     # Before the snapshot reloads the answer is already right: Redis sees the newer version, answers fully.
     assert reader.lookup(number, None, "t").block is not None

@@ -26,7 +26,7 @@ def test_is_a_factstore(make_store: StoreFactory) -> None:
 
 def test_empty_store_answers_like_an_empty_memory_store(make_store: StoreFactory) -> None:
     store = make_store()
-    number = parse_number("0312345678")
+    number = parse_number("0352535678")
     assert store.lookup(number, None, "x") == MemoryStore().lookup(number, None, "x")
     assert store.status().data_version == ""
     assert store.part(Component.BLOCKS).records == ()
@@ -36,7 +36,7 @@ def test_partial_publish_keeps_other_components(make_store: StoreFactory) -> Non
     store = make_store()
     parts = varied_parts()
     v1 = store.publish(parts)
-    new_blocks = Part(Component.BLOCKS, (Block("031299", NumberKind.FIXED, "kddi"),), as_of=date(2026, 6, 1))
+    new_blocks = Part(Component.BLOCKS, (Block("035299", NumberKind.FIXED, "kddi"),), as_of=date(2026, 6, 1))
     v2 = store.publish({Component.BLOCKS: new_blocks})
     assert int(v2) > int(v1)
     status = store.status()
@@ -49,10 +49,10 @@ def test_partial_publish_keeps_other_components(make_store: StoreFactory) -> Non
     assert counts[Component.BLOCKS] == 1 and counts[Component.SUSPENSIONS] == 3
     assert {c.component: c.as_of for c in status.components}[Component.BLOCKS] == date(2026, 6, 1)
     # Old blocks are gone, the new one resolves through the operators kept from v1.
-    facts = store.lookup(parse_number("0312999999"), None, "0312999999")
+    facts = store.lookup(parse_number("0352999999"), None, "0352999999")
     assert facts.block is not None and facts.designated is not None
     assert facts.designated.id == "kddi" and facts.designated.certification is not None
-    assert store.lookup(parse_number("0312345000"), None, "t").block is None
+    assert store.lookup(parse_number("0352535000"), None, "t").block is None
 
 
 def test_operator_change_re_resolves_blocks(make_store: StoreFactory) -> None:
@@ -92,7 +92,7 @@ def test_incremental_suspensions_apply_to_live_version(make_store: StoreFactory)
     store = make_store()
     other = make_store()  # another process of the deployment
     store.publish(varied_parts())
-    number = parse_number("0312340001")
+    number = parse_number("0352530001")
     assert other.lookup(number, None, "t").suspension is None
     assert store.add_suspensions([Suspension(number.e164, reference="R-9")]) == 1
     got = other.lookup(number, None, "t").suspension
@@ -104,7 +104,7 @@ def test_incremental_suspensions_apply_to_live_version(make_store: StoreFactory)
 
 def test_add_suspensions_on_empty_store_creates_the_component(make_store: StoreFactory) -> None:
     store = make_store()
-    assert store.add_suspensions(Suspension(f"+8131234{i:04d}") for i in range(4500)) == 4500
+    assert store.add_suspensions(Suspension(f"+8135253{i:04d}") for i in range(4500)) == 4500
     assert len(store.part(Component.SUSPENSIONS).records) == 4500
 
 
@@ -149,9 +149,55 @@ def test_every_key_shares_one_hash_slot(make_store: StoreFactory, redis_server: 
 def test_write_errors_raise_store_error(make_store: StoreFactory, redis_server: EmbeddedRedis) -> None:
     store = make_store()
     with pytest.raises(StoreError, match="not a blocks record"):
-        store.publish({Component.BLOCKS: Part(Component.BLOCKS, (Suspension("+81312345678"),))})
+        store.publish({Component.BLOCKS: Part(Component.BLOCKS, (Suspension("+81352535678"),))})
     redis_server.stop()
     with pytest.raises(StoreError, match="publishing blocks"):
         store.publish({Component.BLOCKS: Part(Component.BLOCKS, ())})
     with pytest.raises(StoreError):
         store.status()
+
+
+@pytest.mark.parametrize("mode", ["script", "snapshot", "local"])
+def test_an_incomplete_data_set_never_gives_a_verdict_about_the_number(
+    make_store: StoreFactory, mode: str
+) -> None:
+    """Empty, then blocks only, then complete: the first two answer by the fail policy in every read mode."""
+    from sipcheck.policy import PolicyConfig, decide
+    from sipcheck.verdict import Reason
+
+    store = make_store(local_snapshot=mode != "script", local_reads=mode == "local")
+    parts = varied_parts()
+    policy = PolicyConfig(fail_policy="closed").compile()
+    numbers = [parse_number(t) for t in ("0352999999", "0352531111", "05012341111", "+14155550100")]
+
+    def reasons() -> set[tuple[Reason, ...]]:
+        return {decide(store.lookup(n, None, n.e164), policy, date(2026, 5, 1)).reasons for n in numbers}
+
+    assert reasons() == {(Reason.DATA_UNAVAILABLE,)}
+    version = store.publish({Component.BLOCKS: parts[Component.BLOCKS]})
+    if store.snapshot is not None:
+        assert store.snapshot.wait_for(version, 5)
+    assert not store.status().complete
+    assert [c.value for c in store.status().missing()] == ["certifications", "suspensions"]
+    assert reasons() == {(Reason.DATA_UNAVAILABLE,)}
+    version = store.publish({c: parts[c] for c in (Component.CERTIFICATIONS, Component.SUSPENSIONS)})
+    if store.snapshot is not None:
+        assert store.snapshot.wait_for(version, 5)
+    assert store.status().complete
+    got = reasons()
+    assert not any(Reason.DATA_UNAVAILABLE in r for r in got)
+    assert (Reason.BLOCK_NOT_DESIGNATED, Reason.DESIGNATION_DATA_STALE) in got  # 03's data is from 2024
+
+
+def test_status_carries_the_coverage_table(make_store: StoreFactory) -> None:
+    store = make_store()
+    parts = varied_parts()
+    store.publish(parts)
+    coverage = store.status().coverage
+    assert coverage == MemoryStore(parts).status().coverage
+    by_range = {row.range: row for row in coverage}
+    assert sorted(by_range) == ["03", "050", "080"]
+    assert (by_range["050"].blocks, by_range["050"].operator_unknown) == (6, 1)
+    assert by_range["050"].operators_as_of == date(2026, 1, 1)
+    assert by_range["03"].source == "mic-03.xls"
+    assert store.part(Component.BLOCKS).coverage == parts[Component.BLOCKS].coverage

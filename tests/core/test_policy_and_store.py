@@ -14,6 +14,7 @@ from sipcheck.model import (
     Component,
     Operator,
     Part,
+    RangeCoverage,
     Suspension,
     Trunk,
     Wholesale,
@@ -25,6 +26,8 @@ from sipcheck.store import FactStore, MemoryStore
 from sipcheck.verdict import Action, Reason
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+AS_OF = date(2026, 11, 1)
+COVERAGE = (RangeCoverage("03", AS_OF), RangeCoverage("06", AS_OF), RangeCoverage("050", AS_OF))
 
 
 def parts() -> dict[Component, Part]:
@@ -50,17 +53,20 @@ def parts() -> dict[Component, Part]:
         Component.BLOCKS: Part(
             Component.BLOCKS,
             (
-                Block("031234", NumberKind.FIXED, "ＫＤＤＩ株式会社"),  # full-width, as MIC writes it
-                Block("031235", NumberKind.FIXED, "ＫＤＤＩ株式会社", in_use=False),
+                Block("035253", NumberKind.FIXED, "ＫＤＤＩ株式会社"),  # full-width, as MIC writes it
+                Block("035254", NumberKind.FIXED, "ＫＤＤＩ株式会社", in_use=False),
                 Block("066666", NumberKind.FIXED, "悪質電話株式会社"),
+                Block("066667", NumberKind.FIXED, ""),  # designated; the source names no operator
+                Block("066668", NumberKind.FIXED, "", in_use=False),
                 Block("0501234", NumberKind.IP, "旧通信株式会社"),
                 Block("0505555", NumberKind.IP, "知らない通信株式会社"),
             ),
+            coverage=COVERAGE,
         ),
-        Component.WHOLESALE: Part(Component.WHOLESALE, (Wholesale("03123450", "reseller"),)),
+        Component.WHOLESALE: Part(Component.WHOLESALE, (Wholesale("03525350", "reseller"),)),
         Component.TRUNKS: Part(Component.TRUNKS, (Trunk("trunk-a", "kddi"), Trunk("trunk-r", "reseller"))),
         Component.SUSPENSIONS: Part(
-            Component.SUSPENSIONS, (Suspension("+81312349999", reference="NPA-1", source="police"),)
+            Component.SUSPENSIONS, (Suspension("+81352539999", reference="NPA-1", source="police"),)
         ),
     }
 
@@ -77,19 +83,19 @@ def test_memory_store_is_a_fact_store() -> None:
 @pytest.mark.parametrize(
     ("number", "ingress", "action", "reasons"),
     [
-        ("0312341111", None, Action.ALLOW, ()),
-        ("０３-1234-1111", "trunk-a", Action.ALLOW, ()),
-        ("0312341111", "trunk-r", Action.FLAG, (Reason.INGRESS_OPERATOR_PROVISIONAL,)),
-        ("0312341111", "stranger", Action.FLAG, (Reason.INGRESS_UNKNOWN,)),
-        ("0312349999", None, Action.BLOCK, (Reason.SUSPENDED,)),
+        ("0352531111", None, Action.ALLOW, ()),
+        ("０３-5253-1111", "trunk-a", Action.ALLOW, ()),
+        ("0352531111", "trunk-r", Action.FLAG, (Reason.INGRESS_OPERATOR_PROVISIONAL,)),
+        ("0352531111", "stranger", Action.FLAG, (Reason.INGRESS_UNKNOWN,)),
+        ("0352539999", None, Action.BLOCK, (Reason.SUSPENDED,)),
         ("0399990000", None, Action.BLOCK, (Reason.BLOCK_NOT_DESIGNATED,)),
-        ("0312351111", None, Action.FLAG, (Reason.BLOCK_NOT_IN_USE,)),
+        ("0352541111", None, Action.FLAG, (Reason.BLOCK_NOT_IN_USE,)),
         ("0666661111", None, Action.BLOCK, (Reason.DESIGNATED_OPERATOR_REVOKED,)),
         ("05012341111", None, Action.FLAG, (Reason.DESIGNATED_OPERATOR_EXPIRED,)),
         ("05055551111", None, Action.FLAG, (Reason.DESIGNATED_OPERATOR_UNCERTIFIED,)),
-        ("0312345000", None, Action.FLAG, (Reason.SERVING_OPERATOR_PROVISIONAL,)),
+        ("0352535000", None, Action.FLAG, (Reason.SERVING_OPERATOR_PROVISIONAL,)),
         ("+14155550100", None, Action.FLAG, (Reason.INTERNATIONAL_NUMBER,)),
-        ("031234", None, Action.BLOCK, (Reason.INVALID_NUMBER,)),
+        ("035253", None, Action.BLOCK, (Reason.INVALID_NUMBER,)),
     ],
 )
 def test_default_policy(
@@ -102,7 +108,7 @@ def test_default_policy(
 
 
 def test_block_maps_to_608_with_reason_header(screener: Screener) -> None:
-    verdict = screener.check("0312349999")
+    verdict = screener.check("0352539999")
     assert verdict.sip.code == 608 and verdict.sip.reason_phrase == "Rejected"
     headers = dict(verdict.sip.headers)
     assert headers["Reason"] == 'SIP;cause=608;text="suspended"'
@@ -111,7 +117,7 @@ def test_block_maps_to_608_with_reason_header(screener: Screener) -> None:
 
 
 def test_continue_headers_carry_reasons(screener: Screener) -> None:
-    verdict = screener.check("0312341111", "trunk-r")
+    verdict = screener.check("0352531111", "trunk-r")
     headers = dict(verdict.sip.headers)
     assert headers["X-Sipcheck-Verdict"] == "flag"
     assert headers["X-Sipcheck-Reasons"] == "ingress_operator_provisional"
@@ -119,7 +125,7 @@ def test_continue_headers_carry_reasons(screener: Screener) -> None:
 
 
 def test_operators_involved_carry_their_status(screener: Screener) -> None:
-    verdict = screener.check("0312345000", "trunk-a")
+    verdict = screener.check("0352535000", "trunk-a")
     roles = {op.role: (op.id, op.status) for op in verdict.operators}
     assert roles == {
         "designated": ("kddi", CertStatus.CERTIFIED),
@@ -133,8 +139,8 @@ def test_which_reasons_block_is_configurable() -> None:
         actions={Reason.SUSPENDED: Action.FLAG, Reason.BLOCK_NOT_IN_USE: Action.BLOCK}, reject_code=603
     )
     screener = Screener(MemoryStore(parts()), policy, clock=lambda: NOW)
-    assert screener.check("0312349999").action is Action.FLAG
-    blocked = screener.check("0312351111")
+    assert screener.check("0352539999").action is Action.FLAG
+    blocked = screener.check("0352541111")
     assert (
         blocked.action is Action.BLOCK and blocked.sip.code == 603 and blocked.sip.reason_phrase == "Decline"
     )
@@ -160,7 +166,7 @@ def test_fail_policy_decides_unavailable_data() -> None:
     from sipcheck.numbers import parse_number
     from sipcheck.policy import decide
 
-    facts = Facts.unavailable("0312341111", parse_number("0312341111"), None)
+    facts = Facts.unavailable("0352531111", parse_number("0352531111"), None)
     for fail_policy, action in (("open", Action.FLAG), ("closed", Action.BLOCK)):
         verdict = decide(facts, PolicyConfig(fail_policy=fail_policy).compile(), date(2026, 11, 22))
         assert verdict.action is action and verdict.reasons == (Reason.DATA_UNAVAILABLE,)
@@ -179,25 +185,25 @@ def test_publish_replaces_only_given_components_and_bumps_version() -> None:
     version = store.publish({Component.SUSPENSIONS: Part(Component.SUSPENSIONS, ())})
     assert version != first
     screener = Screener(store, clock=lambda: NOW)
-    assert screener.check("0312349999").action is Action.ALLOW
+    assert screener.check("0352539999").action is Action.ALLOW
     assert screener.check("0399990000").action is Action.BLOCK  # blocks untouched
     status = store.status().to_dict()
-    assert status["components"]["blocks"]["count"] == 5  # type: ignore[index]
+    assert status["components"]["blocks"]["count"] == 7  # type: ignore[index]
     assert status["components"]["suspensions"]["count"] == 0  # type: ignore[index]
 
 
 def test_incremental_suspensions_apply_to_live_data() -> None:
     store = MemoryStore(parts())
     screener = Screener(store, clock=lambda: NOW)
-    assert store.add_suspensions([Suspension("+81312341111")]) == 1
-    assert screener.check("0312341111").reasons == (Reason.SUSPENDED,)
-    assert store.remove_suspensions(["+81312341111", "+81300000000"]) == 1
-    assert screener.check("0312341111").action is Action.ALLOW
+    assert store.add_suspensions([Suspension("+81352531111")]) == 1
+    assert screener.check("0352531111").reasons == (Reason.SUSPENDED,)
+    assert store.remove_suspensions(["+81352531111", "+81300000000"]) == 1
+    assert screener.check("0352531111").action is Action.ALLOW
     assert len(store.part(Component.SUSPENSIONS).records) == 1
 
 
 def test_async_and_many_agree_with_check(screener: Screener) -> None:
-    numbers = ["0312341111", "0312349999", "bad", "05055551111"]
+    numbers = ["0352531111", "0352539999", "bad", "05055551111"]
     sync = [v.to_dict() for v in screener.check_many(numbers)]
     asyn = [v.to_dict() for v in asyncio.run(screener.acheck_many(numbers))]
     assert sync == asyn
@@ -205,17 +211,18 @@ def test_async_and_many_agree_with_check(screener: Screener) -> None:
 
 
 def test_verdict_json_shape_is_stable(screener: Screener) -> None:
-    data = screener.check("sip:+81312349999@example.jp;user=phone").to_dict()
+    data = screener.check("sip:+81352539999@example.jp;user=phone").to_dict()
     assert list(data) == ["input", "action", "reasons", "number", "error", "operators", "data_version", "sip"]
     assert data["number"] == {
-        "e164": "+81312349999",
-        "national": "0312349999",
+        "e164": "+81352539999",
+        "national": "0352539999",
         "kind": "fixed",
-        "block": "031234",
+        "block": "035253",
         "privacy": None,
     }
+    assert data["reasons"] == ["suspended"]
     assert data["sip"]["action"] == "reject" and data["sip"]["code"] == 608
-    invalid = screener.check("03-12").to_dict()
+    invalid = screener.check("03-52").to_dict()
     assert invalid["error"]["code"] == "bad_length" and invalid["number"] is None
 
 
@@ -253,3 +260,57 @@ def test_the_day_changes_at_midnight_in_japan_with_a_running_clock() -> None:
     assert screener.check("05012341111").action is Action.ALLOW
     assert screener.check("05012341111").reasons == (Reason.DESIGNATED_OPERATOR_EXPIRED,)
     assert screener.check("05012341111").action is Action.ALLOW
+
+
+def test_a_range_the_data_does_not_cover_says_nothing_about_the_number() -> None:
+    """The same number: spoofed when its range is covered and its block absent, unknown when not covered."""
+    covered = MemoryStore(parts())
+    uncovered_parts = dict(parts())
+    blocks = uncovered_parts[Component.BLOCKS]
+    uncovered_parts[Component.BLOCKS] = Part(Component.BLOCKS, blocks.records, coverage=COVERAGE[1:])
+    uncovered = MemoryStore(uncovered_parts)
+    number = "0399990000"
+    assert Screener(covered, clock=lambda: NOW).check(number).reasons == (Reason.BLOCK_NOT_DESIGNATED,)
+    verdict = Screener(uncovered, clock=lambda: NOW).check(number)
+    assert verdict.reasons == (Reason.DESIGNATION_UNKNOWN,) and verdict.action is Action.ALLOW
+    # A designated block is designated whatever the coverage says.
+    assert Screener(uncovered, clock=lambda: NOW).check("0352531111").reasons == ()
+
+
+@pytest.mark.parametrize(
+    "missing", [(), (Component.BLOCKS,), (Component.CERTIFICATIONS,), (Component.SUSPENSIONS,)]
+)
+def test_an_incomplete_store_answers_by_the_fail_policy(missing: tuple[Component, ...]) -> None:
+    """Empty, or lacking one of the three sources: no verdict about the number, ever."""
+    given = {c: p for c, p in parts().items() if c not in missing} if missing else {}
+    store = MemoryStore(given)
+    assert not store.status().complete
+    for fail_policy, action in (("open", Action.FLAG), ("closed", Action.BLOCK)):
+        screener = Screener(store, PolicyConfig(fail_policy=fail_policy), clock=lambda: NOW)  # type: ignore[arg-type]
+        for number in ("0399990000", "0352531111", "0352539999", "+14155550100"):
+            verdict = screener.check(number)
+            assert verdict.reasons == (Reason.DATA_UNAVAILABLE,), (missing, number)
+            assert verdict.action is action
+    # An invalid number is still invalid: that needs no data.
+    assert Screener(store, clock=lambda: NOW).check("0312341111").reasons == (Reason.INVALID_NUMBER,)
+
+
+def test_empty_required_components_still_make_a_complete_data_set() -> None:
+    store = MemoryStore(parts())
+    store.publish({Component.SUSPENSIONS: Part(Component.SUSPENSIONS, ())})
+    assert store.status().complete
+    assert Screener(store, clock=lambda: NOW).check("0352539999").reasons == ()
+
+
+def test_stale_designation_data_is_said_and_allowed() -> None:
+    store = MemoryStore(parts())
+    policy = PolicyConfig().compile(max_age_days=30)
+    fresh = Screener(store, policy, clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))  # 30 days after AS_OF
+    assert fresh.check("0352531111").reasons == ()
+    stale = Screener(store, policy, clock=lambda: datetime(2026, 12, 2, tzinfo=UTC))  # 31 days
+    assert stale.check("0352531111").reasons == (Reason.DESIGNATION_DATA_STALE,)
+    assert stale.check("0352531111").action is Action.ALLOW
+    assert stale.check("0399990000").reasons == (Reason.BLOCK_NOT_DESIGNATED, Reason.DESIGNATION_DATA_STALE)
+    assert stale.check("0120123456").reasons == (Reason.DESIGNATION_UNKNOWN,)  # no data, no age
+    assert store.status().stale(date(2026, 12, 2), 30) == store.status().coverage
+    assert store.status().stale(date(2026, 12, 1), 30) == ()
