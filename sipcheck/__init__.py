@@ -3,7 +3,7 @@
 The library API in one import::
 
     from sipcheck import MemoryStore, Screener
-    verdict = Screener(MemoryStore(parts)).check("03-1234-5678", ingress="trunk-a")
+    verdict = Screener(MemoryStore(parts)).check("03-5253-5111", ingress="trunk-a")
     verdict.action, verdict.reasons, verdict.sip.code
 """
 

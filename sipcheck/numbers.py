@@ -268,7 +268,7 @@ def _from_international(text: str, digits: str, privacy: Privacy | None) -> Phon
     if digits.startswith(_COUNTRY_CODE):
         rest = digits[len(_COUNTRY_CODE) :]
         if rest.startswith("0"):
-            # "+81 0312345678" is a common mistake; the trunk prefix must go.
+            # "+81 0352535111" is a common mistake; the trunk prefix must go.
             rest = rest[1:]
         return _from_national(text, "0" + rest, privacy)
     if not 7 <= len(digits) <= 15 or digits[0] == "0":

@@ -49,6 +49,10 @@ class Screener:
         self.clock = clock
         self._day_cache: tuple[float, float, date] = (0.0, 0.0, date.min)
 
+    def today(self) -> date:
+        """The JST date on the screener's clock (what certification and data age are judged on)."""
+        return self._today(None)
+
     def _today(self, now: datetime | None) -> date:
         """The JST date of ``now`` (or the clock), recomputed only when a day boundary is crossed."""
         moment = now if now is not None else self.clock()

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sipcheck.policy import DEFAULT_MAX_AGE_DAYS, CompiledPolicy, PolicyConfig
+from sipcheck.screener import utc_now
 
 
 def default_data_dir() -> Path:
@@ -170,6 +173,18 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    fixed_now: AwareDatetime | None = Field(
+        default=None,
+        description="screen as if it were this moment (ISO 8601 with offset) at every edge: reproducing a "
+        "past verdict, tests; unset = the system clock",
+    )
+
+    def clock(self) -> Callable[[], datetime]:
+        """The clock every edge screens with: the system clock, or ``fixed_now``."""
+        fixed = self.fixed_now
+        if fixed is None:
+            return utc_now
+        return lambda: fixed
 
     def compiled_policy(self) -> CompiledPolicy:
         """The policy every edge decides with: ``policy`` and the data age limit of ``data``."""

@@ -53,7 +53,13 @@ async def data_status(api: Api, request: web.Request) -> web.Response:
         status = await asyncio.to_thread(api.store.status)
     except StoreError as exc:
         raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
-    return json_response(status.to_dict(), headers={"X-Data-Version": status.data_version})
+    today = api.screener.today()
+    max_age = api.settings.data.max_age_days
+    body = status.to_dict(today, max_age)
+    body["today"] = today.isoformat()
+    body["max_age_days"] = max_age
+    body["stale"] = [row.range for row in status.stale(today, max_age)]
+    return json_response(body, headers={"X-Data-Version": status.data_version})
 
 
 def _extension(request: web.Request, filename: str | None, content_type: str | None) -> str:

@@ -22,10 +22,12 @@ worker restarts.
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 from bisect import bisect_left
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Final, TypeVar
 
 from prometheus_client import (
@@ -161,6 +163,40 @@ class ApiMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        self.data_complete = Gauge(
+            "sipcheck_data_complete",
+            "1: blocks, certifications and suspensions are loaded; 0: every check meets the fail policy",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.designation_as_of = Gauge(
+            "sipcheck_designation_as_of_timestamp_seconds",
+            "the as-of date (00:00 JST) of the designation data of each covered range",
+            ["range"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.designation_age = Gauge(
+            "sipcheck_designation_age_days",
+            "age in days of the designation data of each covered range, on the screener's JST date",
+            ["range"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.designation_stale = Gauge(
+            "sipcheck_designation_stale",
+            "1 where a covered range's designation data is older than data.max_age_days",
+            ["range"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.designation_blocks = Gauge(
+            "sipcheck_designation_blocks",
+            "designated blocks loaded per covered range",
+            ["range"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self._action_children = {a: self.checks.labels(a.value) for a in Action}
         self._reason_children = {r_: self.reasons.labels(r_.value) for r_ in Reason}
         self.single = HotHistogram(self.latency.labels("single"), LATENCY_BUCKETS)
@@ -217,8 +253,17 @@ class ApiMetrics:
         if in_sync is not None:
             self.local_in_sync.set(1.0 if in_sync else 0.0)
 
-    def sync_status(self, status: DataStatus, now: float | None = None) -> None:
+    def sync_status(
+        self, status: DataStatus, today: date, max_age_days: int, now: float | None = None
+    ) -> None:
         moment = time.time() if now is None else now
+        self.data_complete.set(1.0 if status.complete else 0.0)
+        for row in status.coverage:
+            midnight_jst = calendar.timegm(row.as_of.timetuple()) - 9 * 3600
+            self.designation_as_of.labels(row.range).set(midnight_jst)
+            self.designation_age.labels(row.range).set(row.age_days(today))
+            self.designation_stale.labels(row.range).set(1.0 if row.age_days(today) > max_age_days else 0.0)
+            self.designation_blocks.labels(row.range).set(row.blocks)
         version = status.data_version
         self.data_version.set(float(version) if version.isdigit() else 0.0)
         for comp in status.components:

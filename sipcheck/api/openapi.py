@@ -93,10 +93,57 @@ SCHEMAS: dict[str, Any] = {
     },
     "DataStatus": {
         "type": "object",
-        "required": ["data_version", "backend", "components"],
+        "required": [
+            "data_version",
+            "backend",
+            "complete",
+            "missing",
+            "coverage",
+            "components",
+            "today",
+            "max_age_days",
+            "stale",
+        ],
         "properties": {
             "data_version": {"type": "string"},
             "backend": {"type": "string"},
+            "complete": {
+                "type": "boolean",
+                "description": "blocks, certifications and suspensions are all loaded; until then every "
+                "check answers by the fail policy (data_unavailable)",
+            },
+            "missing": {"type": "array", "items": {"enum": [c.value for c in Component]}},
+            "today": {
+                "type": "string",
+                "format": "date",
+                "description": "the JST date freshness is judged on",
+            },
+            "max_age_days": {"type": "integer", "description": "data.max_age_days"},
+            "stale": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "covered ranges whose designation data is older than max_age_days",
+            },
+            "coverage": {
+                "type": "array",
+                "description": "the designation ranges the blocks cover: outside them a number's designation "
+                "is unknown (designation_unknown); inside, a block without a record was never issued",
+                "items": {
+                    "type": "object",
+                    "required": ["range", "kind", "blocks", "operator_unknown", "as_of", "source"],
+                    "properties": {
+                        "range": {"type": "string", "examples": ["03", "050", "0200"]},
+                        "kind": {"type": "string"},
+                        "blocks": {"type": "integer"},
+                        "operator_unknown": {"type": "integer"},
+                        "as_of": {"type": "string", "format": "date"},
+                        "operators_as_of": {"type": ["string", "null"], "format": "date"},
+                        "source": {"type": "string"},
+                        "age_days": {"type": "integer"},
+                        "stale": {"type": "boolean"},
+                    },
+                },
+            },
             "components": {
                 "type": "object",
                 "propertyNames": {"enum": [c.value for c in Component]},
@@ -152,6 +199,12 @@ SCHEMAS: dict[str, Any] = {
             "status": {"const": "ready"},
             "data_version": {"type": "string"},
             "records": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "data_stale": {
+                "type": "boolean",
+                "description": "a covered range's designation data is older than max_age_days (still ready)",
+            },
+            "stale_ranges": {"type": "array", "items": {"type": "string"}},
+            "max_age_days": {"type": "integer"},
         },
     },
     "Error": {
@@ -251,7 +304,7 @@ def _curl(route: Route, base: str) -> str:
     if route.operation_id == "checkBatch":
         return (
             f"curl -s{auth} -H 'Content-Type: application/json' "
-            f'-d \'{{"numbers": ["0312345678", "05012345678"]}}\' {base}{path}'
+            f'-d \'{{"numbers": ["0352535111", "05012345678"]}}\' {base}{path}'
         )
     if route.operation_id == "uploadComponent":
         return (

@@ -1,9 +1,12 @@
 """Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document and its page.
 
 ``/healthz`` answers as long as the process serves HTTP. ``/readyz`` asks the
-store: reachable (its ``ping()``, a real round trip to Redis) and holding
-data (some component has records). A load balancer or Kubernetes takes a
-worker out while Redis is away and puts it back when Redis returns.
+store: reachable (its ``ping()``, a real round trip to Redis) and holding a
+complete data set (blocks, certifications and suspensions loaded). A load
+balancer or Kubernetes takes a worker out while Redis is away and puts it back
+when Redis returns. Stale designation data keeps a worker ready (its verdicts
+say so) and is reported in the body: taking every worker out because MIC's
+monthly file is late would turn a data problem into an outage.
 """
 
 from __future__ import annotations
@@ -54,9 +57,25 @@ async def readyz(api: Api, request: web.Request) -> web.Response:
     if status is None:
         return error_response("not_ready", problem)
     counts = {c.component.value: c.count for c in status.components}
-    if not any(counts.values()):
-        return error_response("not_ready", "no data loaded: every data component is empty")
-    return json_response({"status": "ready", "data_version": status.data_version, "records": counts})
+    missing = status.missing()
+    if missing:
+        names = ", ".join(c.value for c in missing)
+        return error_response(
+            "not_ready", f"no complete data set: {names} not loaded (every check answers by the fail policy)"
+        )
+    today = api.screener.today()
+    max_age = api.settings.data.max_age_days
+    stale = [row.range for row in status.stale(today, max_age)]
+    return json_response(
+        {
+            "status": "ready",
+            "data_version": status.data_version,
+            "records": counts,
+            "data_stale": bool(stale),
+            "stale_ranges": stale,
+            "max_age_days": max_age,
+        }
+    )
 
 
 def sync_metrics(api: Api, status: DataStatus | None) -> None:
@@ -64,7 +83,7 @@ def sync_metrics(api: Api, status: DataStatus | None) -> None:
     api.metrics.sync_store_metrics(getattr(api.store, "metrics", None))
     api.metrics.sync_local(getattr(api.store, "local_in_sync", None))
     if status is not None:
-        api.metrics.sync_status(status)
+        api.metrics.sync_status(status, api.screener.today(), api.settings.data.max_age_days)
 
 
 async def metrics(api: Api, request: web.Request) -> web.Response:

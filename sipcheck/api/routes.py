@@ -75,7 +75,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 "path",
                 "the calling number in any accepted shape (URL-encode '+' as %2B)",
                 True,
-                "0312345678",
+                "0352535111",
             ),
             Param(
                 "ingress",
@@ -100,7 +100,7 @@ ROUTES: Final[tuple[Route, ...]] = (
             {
                 JSON: {
                     "schema": ref("BatchRequest"),
-                    "example": {"numbers": ["0312345678", "+815012345678"], "ingress": "trunk-a"},
+                    "example": {"numbers": ["0352535111", "+815010001234"], "ingress": "trunk-a"},
                 }
             },
         ),
@@ -188,7 +188,7 @@ ROUTES: Final[tuple[Route, ...]] = (
                 },
                 "text/csv": {
                     "schema": {"type": "string"},
-                    "example": "op,number,since,reference\nadd,0312345678,2026-11-01,NPA-123\n",
+                    "example": "op,number,since,reference\nadd,0352535678,2026-11-01,NPA-123\n",
                 },
             },
         ),
@@ -216,7 +216,7 @@ ROUTES: Final[tuple[Route, ...]] = (
         "/readyz",
         ops.readyz,
         "readyz",
-        "Readiness: the store (Redis) answers and holds data",
+        "Readiness: the store (Redis) answers and holds a complete data set; stale data is reported",
         "operations",
         responses={200: ("ready", JSON, ref("Ready"))},
         errors=("not_ready",),

@@ -22,7 +22,7 @@ from sipcheck.settings import Settings
 
 log = logging.getLogger("sipcheck.api")
 
-WARM_UP_NUMBER = "0312345678"
+WARM_UP_NUMBER = "0352535111"
 WARM_UP_CHECKS = 3
 
 
@@ -33,7 +33,7 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
         loop.add_signal_handler(sig, stop.set)
     http = settings.http
     with open_store(settings) as store:
-        screener = Screener(store, settings.compiled_policy())
+        screener = Screener(store, settings.compiled_policy(), settings.clock())
         # Connect, load scripts and fill caches now, so the first real call is not the slow one.
         for _ in range(WARM_UP_CHECKS):
             await screener.acheck(WARM_UP_NUMBER)

@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "numbers", nargs="+", metavar="NUMBER", help="any shape: 03-1234-5678, +81..., sip:..."
+        "numbers", nargs="+", metavar="NUMBER", help="any shape: 03-5253-5111, +81..., sip:..."
     )
     parser.add_argument("--ingress", metavar="ID", help="the trunk or peer that handed us the call")
     parser.add_argument("--json", action="store_true", help="one JSON verdict per line (stable schema)")
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         with configured_store(settings) as store:
-            screener = Screener(store, settings.compiled_policy())
+            screener = Screener(store, settings.compiled_policy(), settings.clock())
             verdicts = screener.check_many(_numbers(args), args.ingress)
     except (StoreError, OSError) as exc:
         return error(str(exc))

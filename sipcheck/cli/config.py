@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ def _literal(value: Any) -> str:
         value = value.value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()  # a TOML offset date-time
     if isinstance(value, Path):
         value = str(value)
     if isinstance(value, str):
@@ -69,7 +72,11 @@ def render_toml(settings: Settings, *, defaults: bool) -> str:
         if defaults and name == "data_dir":
             lines.append("# data_dir: per-user data directory, default $XDG_DATA_HOME/sipcheck")
             lines.append('# data_dir = "/var/lib/sipcheck"')
+        elif value is None:
+            lines.extend(_comment(_describe(type(settings), name)))
+            lines.append(f"# {name} =")
         else:
+            lines.extend(_comment(_describe(type(settings), name)))
             lines.append(f"{name} = {_literal(value)}")
     for section, model in sections:
         lines.append(f"\n[{section}]")

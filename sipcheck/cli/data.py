@@ -15,7 +15,7 @@ from typing import Any
 
 from sipcheck.cli.common import EXIT_ALLOW, configured_store, error, print_table
 from sipcheck.model import DataStatus
-from sipcheck.screener import japan_date, utc_now
+from sipcheck.screener import japan_date
 from sipcheck.settings import get_settings
 from sipcheck.store import StoreError
 
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     settings = get_settings()
-    today = args.date or japan_date(utc_now())
+    today = args.date or japan_date(settings.clock()())
     max_age = settings.data.max_age_days
     try:
         with configured_store() as store:

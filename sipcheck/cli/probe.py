@@ -138,7 +138,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--record-ms", type=float, help="how long to record from answer (default: profile + tolerance)"
     )
-    parser.add_argument("--caller", help="From header for the calls, e.g. '<sip:0312345678@127.0.0.1>'")
+    parser.add_argument("--caller", help="From header for the calls, e.g. '<sip:0352535111@127.0.0.1>'")
     parser.add_argument(
         "--header", action="append", type=_header, help="extra header 'Name: value' (repeatable)"
     )

@@ -19,7 +19,7 @@ from typing import IO, Any
 from sipcheck.batch import BatchError, BatchSummary, screen_csv
 from sipcheck.batch.csvio import DEFAULT_CHUNK_ROWS
 from sipcheck.cli.common import MAX_ERRORS_SHOWN, configured_store, error
-from sipcheck.screener import japan_date, utc_now
+from sipcheck.screener import japan_date
 from sipcheck.settings import Settings, get_settings
 from sipcheck.store import FactStore, StoreError
 
@@ -80,7 +80,7 @@ def _print_summary(summary: BatchSummary) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    today = args.date or japan_date(utc_now())
+    today = args.date or japan_date(settings.clock()())
     src: Path | IO[bytes] = sys.stdin.buffer if args.input == "-" else Path(args.input)
     dst: Path | IO[str] = sys.stdout if args.output == "-" else Path(args.output)
     if isinstance(src, Path) and not src.is_file():

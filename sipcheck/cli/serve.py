@@ -49,10 +49,11 @@ def banner(base: str, workers: int, data_version: str, backend: str, store_url: 
 ({backend}{" at " + store_url if store_url else ""})
 
 Try it:
-  curl {base}/v1/check/0312345678
-  curl {base}/v1/check/03-1234-9999          # a suspended sample number: block
+  curl {base}/v1/check/0352535111          # MIC's switchboard, real block of NTT East: allow
+  curl {base}/v1/check/050-1000-9999        # a suspended (synthetic) number: block
+  curl {base}/v1/check/050-9999-0000        # a block MIC never designated: block (spoofed)
   curl '{base}/v1/check/%2B815012345678?ingress=trunk-a'
-  curl -H 'Content-Type: application/json' -d '{{"numbers": ["0312345678", "0120123456"]}}' {base}/v1/check
+  curl -H 'Content-Type: application/json' -d '{{"numbers": ["0352535111", "09012345678"]}}' {base}/v1/check
   curl {base}/v1/data
   curl {base}/readyz ; curl -s {base}/metrics | grep sipcheck_checks
 Endpoints and examples: {base}/docs (OpenAPI: {base}/openapi.json). Stop with Ctrl-C or SIGTERM.

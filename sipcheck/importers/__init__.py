@@ -20,10 +20,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from sipcheck.importers.errors import ImportFailed, RowError
 from sipcheck.importers.lists import load_certifications, load_operators, load_trunks, load_wholesale
-from sipcheck.importers.mic import MicImport, load_mic, merge_blocks
+from sipcheck.importers.mic import MicImport, load_mic, merge_blocks, restrict
 from sipcheck.importers.rows import (
     CertificationRow,
     MicBlockRow,
+    MicDesignationRow,
     OperatorRow,
     SuspensionChangeRow,
     SuspensionRow,
@@ -44,6 +45,7 @@ __all__ = [
     "load_mic",
     "load_suspension_changes",
     "merge_blocks",
+    "restrict",
 ]
 
 
@@ -62,7 +64,8 @@ _LOADERS: Final[dict[str, Callable[[Sequence[Path]], Part]]] = {
 KINDS: Final = tuple(_LOADERS)
 
 _ROW_MODELS: Final[dict[str, type[BaseModel]]] = {
-    "mic": MicBlockRow,
+    "mic": MicDesignationRow,
+    "mic-blocks": MicBlockRow,
     "certified": CertificationRow,
     "suspended": SuspensionRow,
     "suspension-changes": SuspensionChangeRow,
@@ -90,7 +93,8 @@ def json_schema(kind: str) -> dict[str, Any]:
     """The JSON schema of a list file of ``kind`` (an array of row objects).
 
     Kinds: those of `load_component` plus ``suspension-changes``. For ``mic`` it
-    describes the rows of the processed CSV (MIC's own files are spreadsheets).
+    describes the rows of the processed designation CSV shipped in ``sipcheck/data``
+    (MIC's own files are spreadsheets); ``mic-blocks`` the block list of earlier versions.
     """
     model = _ROW_MODELS.get(kind)
     if model is None:

@@ -138,3 +138,14 @@ def merge_blocks(live: Part, new: MicImport) -> Part:
     return Part(
         Component.BLOCKS, kept + new.part.records, min(dates) if dates else None, sources, coverage=coverage
     )
+
+
+def restrict(new: MicImport, ranges: frozenset[str] | set[str]) -> MicImport:
+    """``new`` limited to ``ranges``: their blocks and coverage only (an update that skips some ranges)."""
+    keep = frozenset(ranges) & new.covered_ranges
+    records = tuple(r for r in new.part.records if isinstance(r, Block) and range_key(r.prefix) in keep)
+    coverage = tuple(c for c in new.part.coverage if c.range in keep)
+    dates = [c.as_of for c in coverage]
+    sources = tuple(dict.fromkeys(c.source.split(" (", 1)[0] for c in coverage))
+    part = Part(Component.BLOCKS, records, min(dates) if dates else None, sources, coverage=coverage)
+    return MicImport(part, keep)

@@ -1,9 +1,12 @@
-"""MIC's non-geographic block files (050, 0120, 0800, 0570, 020, 070/080/090): ``.xlsx`` matrices.
+"""MIC's non-geographic block files (050, 0120, 0800, 0570, 020, 0200, 060/070/080/090): ``.xlsx`` matrices.
 
 Column A holds a row prefix (``050123``), columns B–K stand for the next digit
-0–9, and each cell holds the designated operator's name or is blank. The
-as-of date is era text in the rows above the matrix; MIC has shipped files
-without it, so the file name's date is the fallback.
+0–9, and each cell holds the designated operator's name or is blank (not
+designated: the row still covers its range). The number plan decides the block
+length, so one reader serves 050-CDEF, 0120-DEF, 090-CDE and 0200-DEFGH alike.
+The as-of date is era text in any cell of the rows above the matrix (令和 or,
+in older files, （平成２９年８月１日現在）); MIC has shipped files without it, so
+the file name's date is the fallback.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from pathlib import Path
 from typing import Final
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
-from sipcheck.importers.era import date_in_name, find_era_date
+from sipcheck.importers.era import date_in_name, find_as_of
 from sipcheck.importers.errors import FILE_LEVEL, Collector
 from sipcheck.importers.mic_common import MicFile, block_kind, cell_text, range_key
 from sipcheck.model import Block
@@ -32,7 +36,7 @@ def read_xlsx(path: Path, errors: Collector) -> MicFile | None:
         errors.add(file, FILE_LEVEL, "", "", f"not a readable .xlsx workbook: {exc}")
         return None
     result = MicFile(file, None)
-    era_error = False
+    above: list[tuple[int, str, str]] = []  # (line, column, text) of the cells above each matrix
     try:
         for sheet in book.worksheets:
             started = False
@@ -40,23 +44,23 @@ def read_xlsx(path: Path, errors: Collector) -> MicFile | None:
                 cells = [cell_text(v) for v in values]
                 first = _row_prefix(values[0] if values else None)
                 if first is None:
-                    if not started and result.as_of is None and not era_error:
-                        for text in cells:
-                            try:
-                                result.as_of = find_era_date(text)
-                            except ValueError as exc:
-                                errors.add(file, line, "A", text, str(exc))
-                                era_error = True
-                            if result.as_of is not None or era_error:
-                                break
-                    elif started:
+                    if not started:
+                        above.extend(
+                            (line, get_column_letter(col), text) for col, text in enumerate(cells, 1) if text
+                        )
+                    else:
                         _check_other_row(file, line, cells, errors)
                     continue
                 started = True
                 _row(file, line, first, values, result, errors)
     finally:
         book.close()
-    if result.as_of is None and not era_error:
+    as_of, problems = find_as_of(above)
+    for problem in problems:
+        errors.add(file, problem.line, problem.ref, problem.text, problem.message)
+    if as_of is not None:
+        result.as_of = as_of.value
+    elif not problems:
         result.as_of = date_in_name(file)
         if result.as_of is None:
             errors.add(
@@ -71,6 +75,8 @@ def read_xlsx(path: Path, errors: Collector) -> MicFile | None:
 
 def _row_prefix(value: object) -> str | None:
     """Column A as a row prefix, or None if it is not one (title, header, note)."""
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return "0" + str(value)  # a prefix stored as a number lost its leading 0
     text = unicodedata.normalize("NFKC", cell_text(value))

@@ -38,7 +38,7 @@ from typing import Any
 from sipcheck.facts import Facts
 from sipcheck.numbers import InvalidNumber, parse_number_cached
 from sipcheck.policy import decide, decide_anonymous
-from sipcheck.screener import Screener, japan_date, utc_now
+from sipcheck.screener import Screener
 from sipcheck.settings import Settings, load_settings
 from sipcheck.sip.admission import Admission
 from sipcheck.sip.front import PeerFilter, SipFront
@@ -89,9 +89,9 @@ class ScreeningBridge:
             try:
                 number = parse_number_cached(caller.number)
             except InvalidNumber as exc:
-                return decide(Facts.invalid(caller.number, exc), screener.policy, japan_date(utc_now()))
+                return decide(Facts.invalid(caller.number, exc), screener.policy, screener.today())
             facts = Facts.unavailable(caller.number, number, ingress)
-            return decide(facts, screener.policy, japan_date(utc_now()))
+            return decide(facts, screener.policy, screener.today())
 
 
 StoreFactory = Callable[[Settings], contextlib.AbstractContextManager[FactStore]]
@@ -153,7 +153,7 @@ async def run_agent_async(
         loop.call_soon_threadsafe(admission.release, call_id, time.monotonic())
 
     with store_factory(settings) as store:
-        screener = Screener(store, settings.compiled_policy())
+        screener = Screener(store, settings.compiled_policy(), settings.clock())
         runtime = PjRuntime(
             RuntimeConfig(
                 bind_host=backend_host,

@@ -24,7 +24,7 @@ from sipcheck.store import FactStore, MemoryStore
 TOKEN = "ops-token-0123456789abcdef"
 OTHER_TOKEN = "loader-token-fedcba9876543210"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+NOW = datetime(2026, 8, 1, 3, 0, tzinfo=UTC)  # sipcheck.sample.SAMPLE_DAY: the built-in data is fresh
 
 
 def api_settings(**http: Any) -> Settings:
@@ -34,7 +34,7 @@ def api_settings(**http: Any) -> Settings:
 
 
 def screener_for(store: FactStore, settings: Settings) -> Screener:
-    return Screener(store, settings.policy, clock=lambda: NOW)
+    return Screener(store, settings.compiled_policy(), clock=lambda: NOW)
 
 
 @contextlib.asynccontextmanager

@@ -97,7 +97,7 @@ def test_bad_upload_lists_bad_rows_and_leaves_live_data_untouched(store: MemoryS
     async def body() -> None:
         async with api_client(store) as client:
             before = await (await client.get("/v1/data")).json()
-            verdict_before = await (await client.get("/v1/check/0312345678")).json()
+            verdict_before = await (await client.get("/v1/check/0352535111")).json()
             response = await client.put(
                 "/v1/data/certified", params={"filename": "certs.csv"}, data=bad, headers={**CSV, **AUTH}
             )
@@ -109,7 +109,7 @@ def test_bad_upload_lists_bad_rows_and_leaves_live_data_untouched(store: MemoryS
             assert set(rows[0]) == {"file", "line", "field", "value", "message"}
             assert {(r["file"], r["line"], r["value"]) for r in rows} >= {("certs.csv", 3, "maybe")}
             assert await (await client.get("/v1/data")).json() == before
-            assert await (await client.get("/v1/check/0312345678")).json() == verdict_before
+            assert await (await client.get("/v1/check/0352535111")).json() == verdict_before
 
     asyncio.run(body())
 
@@ -145,9 +145,9 @@ def test_suspension_changes_apply_and_are_audited(
     store: MemoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     changes = [
-        {"op": "add", "number": "0312345678", "since": "2026-11-01", "reference": "NPA-1"},
-        {"op": "remove", "number": "03-1234-9999"},
-        {"op": "remove", "number": "0312340001"},
+        {"op": "add", "number": "0352535111", "since": "2026-11-01", "reference": "NPA-1"},
+        {"op": "remove", "number": "050-1000-9999"},
+        {"op": "remove", "number": "0352530001"},
     ]
 
     async def body() -> None:
@@ -160,21 +160,21 @@ def test_suspension_changes_apply_and_are_audited(
                 )
             assert response.status == 200, await response.text()
             assert await response.json() == {"added": 1, "removed": 1, "not_found": 1, "data_version": "1"}
-            now_blocked = await (await client.get("/v1/check/0312345678")).json()
+            now_blocked = await (await client.get("/v1/check/0352535111")).json()
             assert "suspended" in now_blocked["reasons"]
-            released = await (await client.get("/v1/check/0312349999")).json()
+            released = await (await client.get("/v1/check/05010009999")).json()
             assert "suspended" not in released["reasons"]
-            csv_body = b"op,number\nadd,0312345679\nremove,0312345678\n"
+            csv_body = b"op,number\nadd,0352535679\nremove,0352535111\n"
             response = await client.post("/v1/suspensions", data=csv_body, headers={**CSV, **AUTH})
             assert (await response.json())["added"] == 1
-            bad = [{"op": "add", "number": "0312345670"}, {"op": "add", "number": "031234"}]
+            bad = [{"op": "add", "number": "0352535670"}, {"op": "add", "number": "035253"}]
             response = await client.post(
                 "/v1/suspensions", data=json.dumps(bad), headers={"Content-Type": "application/json", **AUTH}
             )
             assert response.status == 422
             rows = (await response.json())["error"]["details"]
-            assert [(r["line"], r["field"], r["value"]) for r in rows] == [("[1]", "number", "031234")]
-            untouched = await (await client.get("/v1/check/0312345670")).json()
+            assert [(r["line"], r["field"], r["value"]) for r in rows] == [("[1]", "number", "035253")]
+            untouched = await (await client.get("/v1/check/0352535670")).json()
             assert "suspended" not in untouched["reasons"]  # all or nothing: the good row was not applied
 
     asyncio.run(body())

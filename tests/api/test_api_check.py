@@ -12,7 +12,7 @@ from apihelpers import api_client, api_settings, screener_for
 from sipcheck.sample import sample_parts
 from sipcheck.store import MemoryStore
 
-SAMPLES = ["0312345678", "03-1234-9999", "+815012345678", "０３１２３４５６７８", "12", "184-0312345678"]
+SAMPLES = ["0352535111", "050-1000-9999", "+815012345678", "０３５２５３５１１１", "12", "184-0352535111"]
 
 
 def test_single_check_is_the_screener_verdict(store: MemoryStore) -> None:
@@ -24,9 +24,9 @@ def test_single_check_is_the_screener_verdict(store: MemoryStore) -> None:
                 assert response.status == 200, number
                 assert response.content_type == "application/json"
                 assert await response.json() == screener.check(number).to_dict()
-            response = await client.get("/v1/check/0312345678", params={"ingress": "trunk-a"})
+            response = await client.get("/v1/check/0352535111", params={"ingress": "trunk-a"})
             data = await response.json()
-            assert data == screener.check("0312345678", "trunk-a").to_dict()
+            assert data == screener.check("0352535111", "trunk-a").to_dict()
             assert response.headers["X-Data-Version"] == data["data_version"] == store.status().data_version
 
     asyncio.run(body())
@@ -35,10 +35,10 @@ def test_single_check_is_the_screener_verdict(store: MemoryStore) -> None:
 def test_suspended_number_blocks_and_plus_is_kept(store: MemoryStore) -> None:
     async def body() -> None:
         async with api_client(store) as client:
-            blocked = await (await client.get("/v1/check/03-1234-9999")).json()
+            blocked = await (await client.get("/v1/check/050-1000-9999")).json()
             assert blocked["action"] == "block" and "suspended" in blocked["reasons"]
-            plus = await (await client.get("/v1/check/%2B81312345678")).json()
-            assert plus["number"]["e164"] == "+81312345678"
+            plus = await (await client.get("/v1/check/%2B81352535111")).json()
+            assert plus["number"]["e164"] == "+81352535111"
 
     asyncio.run(body())
 
@@ -64,12 +64,12 @@ def test_batch_answers_in_order_with_the_data_version(store: MemoryStore) -> Non
 def test_batch_over_the_limit_is_refused(store: MemoryStore) -> None:
     async def body() -> None:
         async with api_client(store, api_settings(batch_limit=3)) as client:
-            response = await client.post("/v1/check", json={"numbers": ["0312345678"] * 4})
+            response = await client.post("/v1/check", json={"numbers": ["0352535111"] * 4})
             assert response.status == 413
             error = (await response.json())["error"]
             assert error["code"] == "batch_too_large"
             assert "4 numbers" in error["message"] and "limit is 3" in error["message"]
-            ok = await client.post("/v1/check", json={"numbers": ["0312345678"] * 3})
+            ok = await client.post("/v1/check", json={"numbers": ["0352535111"] * 3})
             assert ok.status == 200
 
     asyncio.run(body())
@@ -80,11 +80,11 @@ def test_malformed_batch_bodies_are_named(store: MemoryStore) -> None:
         (b"", "invalid_json", "empty"),
         (b'{"numbers": [', "invalid_json", "line 1 column"),
         (b"\xff\xfe", "invalid_json", "UTF-8"),
-        (b'{"numbers": "0312345678"}', "bad_request", "'numbers' must be an array"),
-        (b'{"numbers": ["0312345678", 312345678]}', "bad_request", "numbers[1]"),
+        (b'{"numbers": "0352535111"}', "bad_request", "'numbers' must be an array"),
+        (b'{"numbers": ["0352535111", 312345678]}', "bad_request", "numbers[1]"),
         (b'{"nums": []}', "bad_request", "unknown field(s) nums"),
         (b'{"numbers": [], "ingress": 5}', "bad_request", "'ingress' must be a string"),
-        (b'"0312345678"', "bad_request", "expected a JSON object"),
+        (b'"0352535111"', "bad_request", "expected a JSON object"),
     ]
 
     async def body() -> None:
@@ -104,7 +104,7 @@ def test_malformed_batch_bodies_are_named(store: MemoryStore) -> None:
 def test_oversized_body_is_refused_with_json(store: MemoryStore) -> None:
     async def body() -> None:
         async with api_client(store, api_settings(max_body_bytes=1000)) as client:
-            payload = json.dumps({"numbers": ["0312345678"] * 200})
+            payload = json.dumps({"numbers": ["0352535111"] * 200})
             assert len(payload) > 1000
             response = await client.post(
                 "/v1/check", data=payload, headers={"Content-Type": "application/json"}
@@ -124,7 +124,7 @@ def test_unknown_paths_and_methods_answer_json(store: MemoryStore) -> None:
                 "code": "not_found",
                 "message": "no endpoint /v1/nothing",
             }
-            wrong = await client.delete("/v1/check/0312345678")
+            wrong = await client.delete("/v1/check/0352535111")
             assert wrong.status == 405
             assert (await wrong.json())["error"]["code"] == "method_not_allowed"
             assert wrong.headers["Allow"] == "GET"
@@ -146,11 +146,11 @@ def test_a_handler_bug_answers_500_json_and_the_service_keeps_serving(
 ) -> None:
     async def body() -> None:
         async with api_client(_BrokenStore(sample_parts())) as client:
-            broken = await client.get("/v1/check/0312345678")
+            broken = await client.get("/v1/check/0352535111")
             assert broken.status == 500
             assert (await broken.json())["error"] == {
                 "code": "internal_error",
-                "message": "unexpected error while handling GET /v1/check/0312345678",
+                "message": "unexpected error while handling GET /v1/check/0352535111",
             }
             assert (await client.get("/healthz")).status == 200
             assert (await client.get("/v1/check/12")).status == 200  # unparsable: answered before the store

@@ -29,11 +29,13 @@ def test_healthz_and_readyz_on_memory(store: MemoryStore) -> None:
             assert ready.status == 200
             data = await ready.json()
             assert data["status"] == "ready" and data["records"]["blocks"] > 0
+            # 0120/0800 designations in the built-in data are from 2024-09-16: stale, yet ready.
+            assert data["data_stale"] is True and data["stale_ranges"] == ["0120", "0800"]
         async with api_client(MemoryStore()) as client:
             empty = await client.get("/readyz")
             assert empty.status == 503
             error = (await empty.json())["error"]
-            assert error["code"] == "not_ready" and "no data loaded" in error["message"]
+            assert error["code"] == "not_ready" and "no complete data set" in error["message"]
             assert (await client.get("/healthz")).status == 200
 
     asyncio.run(body())
@@ -42,9 +44,9 @@ def test_healthz_and_readyz_on_memory(store: MemoryStore) -> None:
 def test_metrics_count_checks_by_action_and_reason(store: MemoryStore) -> None:
     async def body() -> None:
         async with api_client(store) as client:
-            for number in ("0312345678", "0312345678", "03-1234-9999", "12"):
+            for number in ("0352535111", "0352535111", "050-1000-9999", "12"):
                 await client.get(f"/v1/check/{number}")
-            await client.post("/v1/check", json={"numbers": ["0312345678", "12"]})
+            await client.post("/v1/check", json={"numbers": ["0352535111", "12"]})
             response = await client.get("/metrics")
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain")
@@ -99,7 +101,7 @@ def test_openapi_documents_exactly_the_served_routes(store: MemoryStore) -> None
                             if ref:
                                 assert ref.rsplit("/", 1)[1] in schemas, ref
             # A real verdict has exactly the documented fields.
-            verdict = await (await client.get("/v1/check/0312345678")).json()
+            verdict = await (await client.get("/v1/check/0352535111")).json()
             assert set(verdict) == set(schemas["Verdict"]["properties"])
             assert set(verdict["number"]) == set(schemas["Verdict"]["properties"]["number"]["properties"])
             assert set(verdict["sip"]) == set(schemas["Verdict"]["properties"]["sip"]["properties"])
@@ -122,5 +124,34 @@ def test_openapi_documents_exactly_the_served_routes(store: MemoryStore) -> None
             for route in ROUTES:
                 assert f"{route.method} {route.path}" in html
             assert "http" not in html.split("<body>")[0].replace("http-equiv", "")  # no external assets
+
+    asyncio.run(body())
+
+
+def test_data_endpoint_and_metrics_carry_coverage_and_freshness(store: MemoryStore) -> None:
+    async def body() -> None:
+        async with api_client(store) as client:
+            data = await (await client.get("/v1/data")).json()
+            text = await (await client.get("/metrics")).text()
+        rows = {row["range"]: row for row in data["coverage"]}
+        assert data["today"] == "2026-08-01" and data["max_age_days"] == 60
+        assert data["complete"] is True and data["stale"] == ["0120", "0800"]
+        assert rows["090"] == {
+            "range": "090",
+            "kind": "mobile",
+            "blocks": 900,
+            "operator_unknown": 0,
+            "as_of": "2026-07-04",
+            "operators_as_of": None,
+            "source": rows["090"]["source"],
+            "age_days": 28,
+            "stale": False,
+        }
+        assert "mic-designations-2026.csv" in rows["090"]["source"]
+        assert 'sipcheck_designation_age_days{range="090"} 28.0' in text
+        assert 'sipcheck_designation_stale{range="0120"} 1.0' in text
+        assert 'sipcheck_designation_stale{range="03"} 0.0' in text
+        assert 'sipcheck_designation_blocks{range="0200"} 610.0' in text
+        assert "sipcheck_data_complete 1.0" in text
 
     asyncio.run(body())

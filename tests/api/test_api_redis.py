@@ -6,6 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
 from apihelpers import AUTH, api_client, api_settings, screener_for
 
 from sipcheck.cache import EmbeddedRedis, RedisStore
@@ -26,8 +27,8 @@ def test_readyz_follows_redis_down_and_back(tmp_path: Path) -> None:
             async with api_client(store) as client:
                 ready = await client.get("/readyz")
                 assert ready.status == 200, await ready.text()
-                verdict = await (await client.get("/v1/check/03-1234-9999")).json()
-                expected = memory.check("03-1234-9999").to_dict()
+                verdict = await (await client.get("/v1/check/050-1000-9999")).json()
+                expected = memory.check("050-1000-9999").to_dict()
                 assert {k: v for k, v in verdict.items() if k not in ("data_version", "sip")} == {
                     k: v for k, v in expected.items() if k not in ("data_version", "sip")
                 }
@@ -49,14 +50,27 @@ def test_readyz_follows_redis_down_and_back(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_readyz_unready_on_an_empty_redis(redis_server: EmbeddedRedis) -> None:
-    store = RedisStore(RedisSettings(url=redis_server.url, local_snapshot=False))
+@pytest.mark.parametrize("local", [False, True])
+def test_an_empty_redis_is_not_ready_and_never_calls_a_caller_spoofed(
+    redis_server: EmbeddedRedis, local: bool
+) -> None:
+    store = RedisStore(RedisSettings(url=redis_server.url, local_snapshot=local, local_reads=local))
 
     async def body() -> None:
         async with api_client(store) as client:
             response = await client.get("/readyz")
             assert response.status == 503
-            assert "no data loaded" in (await response.json())["error"]["message"]
+            assert "no complete data set" in (await response.json())["error"]["message"]
+            for number in ("090-1234-5678", "050-9999-0000", "0467-22-1234"):
+                verdict = await (await client.get(f"/v1/check/{number}")).json()
+                assert verdict["reasons"] == ["data_unavailable"], number
+                assert verdict["action"] == "flag"  # the default fail policy, open
+            batch = await client.post("/v1/check", json={"numbers": ["0352535111", "05099990000"]})
+            reasons = [v["reasons"] for v in (await batch.json())["verdicts"]]
+            assert reasons == [["data_unavailable"], ["data_unavailable"]]
+            data = await (await client.get("/v1/data")).json()
+            assert data["complete"] is False
+            assert data["missing"] == ["blocks", "certifications", "suspensions"]
 
     try:
         asyncio.run(body())
@@ -75,12 +89,12 @@ def test_default_settings_answer_locally_and_say_so_in_metrics(redis_server: Emb
     async def body() -> None:
         async with api_client(store, settings) as client:
             for _ in range(20):
-                assert (await (await client.get("/v1/check/0312345678")).json())["action"] == "allow"
+                assert (await (await client.get("/v1/check/0352535111")).json())["action"] == "allow"
             changed = await client.post(
-                "/v1/suspensions", json=[{"op": "add", "number": "0312345678"}], headers=AUTH
+                "/v1/suspensions", json=[{"op": "add", "number": "0352535111"}], headers=AUTH
             )
             assert changed.status == 200, await changed.text()
-            verdict = await (await client.get("/v1/check/0312345678")).json()
+            verdict = await (await client.get("/v1/check/0352535111")).json()
             assert verdict["action"] == "block" and verdict["reasons"] == ["suspended"]
             text = await (await client.get("/metrics")).text()
             assert "sipcheck_store_local_in_sync 1.0" in text

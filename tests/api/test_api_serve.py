@@ -104,14 +104,14 @@ def test_serve_two_workers_answers_and_stops_cleanly(tmp_path: Path) -> None:
     )
     try:
         banner = read_until(proc, "Stop with Ctrl-C", timeout_s=60)
-        assert f"curl {base}/v1/check/0312345678" in banner
+        assert f"curl {base}/v1/check/0352535111" in banner
         state = json.loads((tmp_path / "xdg" / "sipcheck" / "redis" / "server.json").read_text())
-        status, body = get(f"{base}/v1/check/0312345678")
+        status, body = get(f"{base}/v1/check/0352535111")
         verdict = json.loads(body)
         assert status == 200 and verdict["action"] == "allow" and verdict["data_version"], verdict
-        assert json.loads(get(f"{base}/v1/check/03-1234-9999")[1])["action"] == "block"
+        assert json.loads(get(f"{base}/v1/check/050-1000-9999")[1])["action"] == "block"
         for _ in range(18):  # new connection each: the kernel spreads them over both workers
-            get(f"{base}/v1/check/0312345678")
+            get(f"{base}/v1/check/0352535111")
         assert get(f"{base}/readyz")[0] == 200
         # Every worker's counts, whichever worker answers the scrape; workers publish theirs once a second.
         totals: list[float] = []
@@ -131,7 +131,7 @@ def test_serve_two_workers_answers_and_stops_cleanly(tmp_path: Path) -> None:
         # A request in flight when SIGTERM arrives is finished, not cut off: a large suspension
         # upload, signalled once its body is in and the importer is at work.
         rows = 50_000
-        upload = b"op,number\n" + b"".join(b"add,03%08d\n" % i for i in range(rows))
+        upload = b"op,number\n" + b"".join(b"add,035%07d\n" % i for i in range(rows))
         in_flight = send_upload(port, "/v1/suspensions", upload)
         wait_for_file(tmp_path / "tmp", len(upload), timeout_s=30)
         proc.send_signal(signal.SIGTERM)
@@ -197,7 +197,7 @@ def test_serve_starts_the_sip_agents_when_relay_is_configured(tmp_path: Path) ->
         assert f"2 on 127.0.0.1:{sip_base}-{sip_base + 1}" in banner
         for sip_port in (sip_base, sip_base + 1):
             assert options_status(sip_port)["_status_line"] == "SIP/2.0 200 OK"
-        status, _body = get(f"http://127.0.0.1:{port}/v1/check/0312345678")
+        status, _body = get(f"http://127.0.0.1:{port}/v1/check/0352535111")
         assert status == 200
     finally:
         proc.send_signal(signal.SIGTERM)

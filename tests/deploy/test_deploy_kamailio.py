@@ -169,10 +169,10 @@ def test_suspended_caller_is_rejected_with_608_and_never_reaches_the_callee(
     with process(callee, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as uas:
         wait_for(lambda: udp_port_taken(chain["callee"]), "the SIPp callee to listen")
         # Blocked first: if the proxy relayed it, the callee would spend its one call on it.
-        assert sipp_caller(tmp_path, chain["proxy"], "uac_blocked.xml", "0312349999", "suspended") == 0
+        assert sipp_caller(tmp_path, chain["proxy"], "uac_blocked.xml", "05010009999", "suspended") == 0
         assert (
             sipp_caller(tmp_path, chain["proxy"], "uac_blocked.xml", "05099990000", "block_not_designated")
             == 0
         )
-        assert sipp_caller(tmp_path, chain["proxy"], "uac_allowed.xml", "0312345678") == 0
+        assert sipp_caller(tmp_path, chain["proxy"], "uac_allowed.xml", "0352535111") == 0
         assert uas.wait(timeout=20) == 0, (tmp_path / "callee-errors.log").read_text(errors="replace")

@@ -81,11 +81,11 @@ def test_row_error_format_and_all_errors_kept() -> None:
 def test_range_to_prefixes_examples() -> None:
     assert range_to_prefixes("05010001000", "05010001999") == ["05010001"]
     assert range_to_prefixes("05012340000", "05012359999") == ["0501234", "0501235"]
-    assert range_to_prefixes("0312340005", "0312340013") == [f"03123400{n:02d}" for n in range(5, 14)]
-    assert range_to_prefixes("0312340000", "0312340019") == ["031234000", "031234001"]
+    assert range_to_prefixes("0352530005", "0352530013") == [f"03525300{n:02d}" for n in range(5, 14)]
+    assert range_to_prefixes("0352530000", "0352530019") == ["035253000", "035253001"]
     assert range_to_prefixes("0000", "9999") == [""]
     with pytest.raises(ValueError):
-        range_to_prefixes("0312340013", "0312340005")
+        range_to_prefixes("0352530013", "0352530005")
 
 
 @given(

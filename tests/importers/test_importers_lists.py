@@ -175,14 +175,14 @@ def test_trunks(tmp_path: Path) -> None:
 def test_wholesale(tmp_path: Path) -> None:
     path = write(
         tmp_path / "w.csv",
-        "prefix,range,operator\n0501234,,reseller\n,05012350000-05012369999,other\n,0312340005-0312340011,x\n",
+        "prefix,range,operator\n0501234,,reseller\n,05012350000-05012369999,other\n,0352530005-0352530011,x\n",
     )
     part = load_component("wholesale", [path])
     assert part.records == (
         Wholesale("0501234", "reseller"),
         Wholesale("0501235", "other"),
         Wholesale("0501236", "other"),
-        *(Wholesale(f"03123400{n:02d}", "x") for n in range(5, 12)),
+        *(Wholesale(f"03525300{n:02d}", "x") for n in range(5, 12)),
     )
 
 
@@ -192,7 +192,7 @@ def test_wholesale_bad_rows(tmp_path: Path) -> None:
         "prefix,range,operator\n"
         "0501234,05012340000-05012349999,a\n"
         ",,b\n"
-        "03123456789012,,c\n"
+        "03525356789012,,c\n"
         ",05012340000-0501234,d\n"
         ",05012349999-05012340000,e\n"
         "05x,,f\n"
@@ -204,7 +204,7 @@ def test_wholesale_bad_rows(tmp_path: Path) -> None:
     assert errors_of(exc) == [
         "w.csv:2:prefix:0501234: give exactly one of prefix or range",
         "w.csv:3:prefix:: give exactly one of prefix or range",
-        "w.csv:4:prefix:03123456789012: no valid Japanese number starts with it",
+        "w.csv:4:prefix:03525356789012: no valid Japanese number starts with it",
         "w.csv:5:range:05012340000-0501234: 0501234 is not a whole valid Japanese number",
         "w.csv:6:range:05012349999-05012340000: start and end must have one length and start ≤ end",
         "w.csv:7:prefix:05x: String should match pattern '^0[0-9]+$'",
@@ -255,5 +255,14 @@ def test_errors_from_every_file_are_reported(tmp_path: Path) -> None:
 
 def test_documented_schemas_are_current() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "data-formats.md").read_text("utf-8")
-    for kind in ["operators", "certified", "suspended", "suspension-changes", "trunks", "wholesale", "mic"]:
+    for kind in [
+        "operators",
+        "certified",
+        "suspended",
+        "suspension-changes",
+        "trunks",
+        "wholesale",
+        "mic",
+        "mic-blocks",
+    ]:
         assert json.dumps(json_schema(kind), ensure_ascii=False, indent=2) in doc, kind

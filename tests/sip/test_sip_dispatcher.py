@@ -69,7 +69,7 @@ def test_kamailio_spreads_calls_and_fails_over_on_503(tmp_path: Path) -> None:
         uas_args = ["-p", str(callee), "-mp", str(callee_media)]
         uas = Sipp(tmp_path, "uas", scenario("uas.xml", tmp_path), uas_args).start()
         # Four calls at once: more than one agent holds (2), exactly what two agents hold.
-        args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0312345678"]
+        args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0352535111"]
         args += ["-m", "4", "-l", "4", "-r", "20", "-d", "1500", f"127.0.0.1:{proxy_port}"]
         result = Sipp(tmp_path, "uac", scenario("uac.xml", tmp_path), args).start().wait(30)
         uas.stop()

@@ -41,7 +41,7 @@ def _callee(relay: Relay, count: int) -> Sipp:
 def test_probe_through_agent_passes_and_direct_call_fails(start_relay: Callable[..., Relay]) -> None:
     relay = start_relay()
     callee = _callee(relay, 3)
-    caller = "<sip:0312345678@127.0.0.1>"
+    caller = "<sip:0352535111@127.0.0.1>"
     code, report = _probe(
         f"sip:0399990000@127.0.0.1:{relay.port}",
         relay.workdir,

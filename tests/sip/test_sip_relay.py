@@ -16,9 +16,9 @@ from siphelpers import Relay
 from sipcheck import tones
 from sipcheck.sip.harness import Sipp, SippResult, capture, options_status, scenario
 
-ALLOWED = "0312345678"
+ALLOWED = "0352535111"
 FLAGGED = "0661001234"  # designated operator provisional
-BLOCKED = "0312349999"  # suspended
+BLOCKED = "05010009999"  # suspended
 CALLER_HZ = 700.0
 
 
@@ -68,7 +68,7 @@ def test_allowed_call_gets_tone_then_caller_audio(start_relay: Callable[..., Rel
     assert callee_result.successful == 1, callee_result.messages[-3000:]
     invite = invite_to_callee(callee_result.messages)
     assert "X-Sipcheck-Verdict: allow" in invite
-    assert "0312345678@" in invite.split("From:", 1)[1].split("\n", 1)[0], invite
+    assert "0352535111@" in invite.split("From:", 1)[1].split("\n", 1)[0], invite
     assert "BYE sip:" in callee_result.messages  # the caller's BYE reached the callee
 
     profile = tones.load_profile("example-call-start")

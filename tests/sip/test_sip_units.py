@@ -28,7 +28,7 @@ from sipcheck.sip.sipmsg import (
 
 def invite(
     *,
-    frm: str = '"A" <sip:0312345678@198.51.100.1>;tag=abc',
+    frm: str = '"A" <sip:0352535111@198.51.100.1>;tag=abc',
     extra: str = "",
     to_tag: str = "",
     call_id: str = "c1@x",
@@ -63,10 +63,10 @@ def test_parse_rejects_non_sip() -> None:
 
 
 def test_caller_prefers_pai_from_trusted_peer_only() -> None:
-    msg = parse_message(invite(extra="P-Asserted-Identity: <tel:+81-3-1234-5678>\r\nPrivacy: id\r\n"))
+    msg = parse_message(invite(extra="P-Asserted-Identity: <tel:+81-3-5253-5678>\r\nPrivacy: id\r\n"))
     trusted = caller_identity(msg, trusted=True)
     assert trusted.source == "p-asserted-identity" and trusted.privacy == "id"
-    assert parse_number(trusted.number or "").national == "0312345678"
+    assert parse_number(trusted.number or "").national == "0352535111"
     untrusted = caller_identity(msg, trusted=False)
     assert untrusted.source == "from" and untrusted.pai_value is None
 
