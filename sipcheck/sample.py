@@ -125,6 +125,21 @@ def sample_parts() -> dict[Component, Part]:
     return dict(_build())
 
 
+_LEGACY_LABELS: Final = ("(REAL MIC data, processed", "(SYNTHETIC sample")
+"""How sources of the built-in data read before they carried `BUILTIN_MARK` (sipcheck 0.1 of 2026-11)."""
+
+
 def is_builtin(sources: tuple[str, ...]) -> bool:
     """Whether a component's sources say it is (some version of) the built-in data."""
-    return bool(sources) and all(s.startswith(BUILTIN_MARK) for s in sources)
+    return bool(sources) and all(
+        s.startswith(BUILTIN_MARK) or any(label in s for label in _LEGACY_LABELS) for s in sources
+    )
+
+
+def outdated_builtin(sources: dict[Component, tuple[str, ...]]) -> bool:
+    """True when a store holds nothing but an earlier version of the built-in data (every component's
+    sources are built-in ones, and some differ from this version's): an upgrade should replace it."""
+    current = {component: part.sources for component, part in _build()}
+    if not all(is_builtin(sources.get(component, ())) for component in current):
+        return False
+    return any(sources.get(component, ()) != current[component] for component in current)

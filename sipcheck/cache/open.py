@@ -2,15 +2,18 @@
 
 With ``redis.url`` or ``redis.sentinels`` it connects; otherwise it uses the
 per-user embedded Redis under ``data_dir/redis`` (started, or reused if another
-sipcheck process already runs it), loads the sample data into an empty store,
-and on exit closes the store and stops the server if no other process uses it.
+sipcheck process already runs it), loads the built-in data into an empty store (or
+over an earlier version of the built-in data), and on exit closes the store and
+stops the server if no other process uses it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 from collections.abc import Iterator
+from types import ModuleType
 
 from sipcheck.cache.embedded import SharedEmbedded
 from sipcheck.cache.store import RedisStore
@@ -18,17 +21,36 @@ from sipcheck.model import Component, Part
 from sipcheck.settings import Settings, get_settings
 from sipcheck.store import FactStore
 
+_log = logging.getLogger("sipcheck")
 
-def _sample_parts() -> dict[Component, Part] | None:
-    """The bundled sample data set, if the sample module is installed."""
+
+def _builtin() -> ModuleType | None:
+    """The built-in data module, if installed."""
     try:
-        module = importlib.import_module("sipcheck.sample")
+        return importlib.import_module("sipcheck.sample")
     except ModuleNotFoundError as exc:
         if exc.name == "sipcheck.sample":
             return None
         raise
+
+
+def _seed(store: RedisStore) -> None:
+    """Load the built-in data into an empty embedded store, or over an earlier version of it.
+
+    Only the embedded store is seeded: a configured Redis is a deployment's, and an empty one must
+    answer by the fail policy until its operator loads real data (never with demo verdicts).
+    """
+    module = _builtin()
+    if module is None:
+        return
+    status = store.status()
+    if status.data_version:
+        sources = {c.component: c.sources for c in status.components}
+        if not module.outdated_builtin(sources):
+            return
+        _log.warning("replacing an earlier version of the built-in data in the embedded store")
     parts: dict[Component, Part] = module.sample_parts()
-    return parts
+    store.publish(parts)
 
 
 @contextlib.contextmanager
@@ -48,10 +70,7 @@ def open_store(settings: Settings | None = None) -> Iterator[FactStore]:
     try:
         store = RedisStore(redis_cfg, url=url, fail_policy=fail_policy)
         try:
-            if not store.status().data_version:
-                parts = _sample_parts()
-                if parts:
-                    store.publish(parts)
+            _seed(store)
             yield store
         finally:
             store.close()

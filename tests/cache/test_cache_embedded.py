@@ -56,6 +56,42 @@ def test_open_store_starts_loads_sample_and_stops(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "redis" / "server.json").exists()
 
 
+def test_an_earlier_built_in_data_set_is_replaced_and_real_data_is_not(tmp_path: Path) -> None:
+    """An upgrade from a version whose built-in data had synthetic fixed blocks replaces that data;
+    data an operator loaded is never touched."""
+    from dataclasses import replace
+
+    from sipcheck.model import Block, Part
+    from sipcheck.numbers import NumberKind
+    from sipcheck.sample import sample_parts
+
+    settings = _settings(tmp_path)
+    legacy = {
+        c: replace(
+            p,
+            sources=tuple(f"sample/x.csv (SYNTHETIC sample: fictional) {i}" for i, _ in enumerate(p.sources)),
+        )
+        for c, p in sample_parts().items()
+    }
+    legacy[Component.BLOCKS] = Part(
+        Component.BLOCKS,
+        (Block("035253", NumberKind.FIXED, "サンプル東日本電話株式会社"),),
+        sources=("mic-nongeographic-blocks-2024-09-16.csv (REAL MIC data, processed (…))",),
+    )
+    with open_store(settings) as store:
+        store.publish(legacy)
+    with open_store(settings) as store:
+        status = store.status()
+        assert {c.component: c.count for c in status.components}[Component.BLOCKS] == 30_627
+        assert status.coverage
+    with open_store(settings) as store:
+        version = store.status().data_version
+        store.publish({Component.BLOCKS: Part(Component.BLOCKS, (), sources=("operator's own MIC files",))})
+    with open_store(settings) as store:
+        assert store.status().data_version != version
+        assert {c.component: c.count for c in store.status().components}[Component.BLOCKS] == 0  # kept
+
+
 def test_nested_users_share_one_server_and_the_last_stops_it(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     with open_store(settings) as outer:

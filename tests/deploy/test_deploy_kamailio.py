@@ -82,7 +82,9 @@ def chain(tmp_path: Path) -> Iterator[dict[str, int]]:
     http_port = free_port(socket.SOCK_STREAM)
     proxy_port = free_port()
     callee_port = free_port()
-    env = dict(os.environ, SIPCHECK_DATA_DIR=str(tmp_path / "data"))
+    env = dict(
+        os.environ, SIPCHECK_DATA_DIR=str(tmp_path / "data"), SIPCHECK_FIXED_NOW="2026-08-01T12:00:00+09:00"
+    )
     env.pop("SIPCHECK_CONFIG", None)
     serve = [sys.executable, "-m", "sipcheck.cli.main", "serve", "--port", str(http_port), "--workers", "1"]
     with process(serve, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "wb")):
@@ -129,7 +131,7 @@ def sipp_caller(tmp_path: Path, proxy: int, scenario: str, number: str, extra: s
             "-m",
             "1",
             "-s",
-            "0312000000",
+            "0352000000",
             "-timeout",
             "15s",
             "-timeout_error",

@@ -27,6 +27,9 @@ for tool in ("sipp", "tshark"):
     if shutil.which(tool) is None:  # a missing tool is an error, not a skip: CI installs both
         raise RuntimeError(f"the SIP tests need {tool} on PATH (Debian: apt-get install sip-tester tshark)")
 
+AGENT_ENV = {"SIPCHECK_FIXED_NOW": "2026-08-01T12:00:00+09:00"}
+"""Agents screen on a fixed day (sipcheck.sample.SAMPLE_DAY): verdicts never depend on today's date."""
+
 
 @pytest.fixture(autouse=True)
 def _no_stray_sipp() -> Iterator[None]:
@@ -50,7 +53,7 @@ class Relay:
 def start_relay(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
     started: list[AgentProcess] = []
 
-    def start(**sip: Any) -> Relay:
+    def start(store: str = "memory-sample", env: dict[str, str] | None = None, **sip: Any) -> Relay:
         port, callee_port = free_port(), free_port()
         media = free_port_block(420)
         values: dict[str, Any] = {
@@ -64,7 +67,7 @@ def start_relay(tmp_path: Path) -> Iterator[Callable[..., Relay]]:
         }
         values.update(sip)
         config = write_agent_config(tmp_path / f"agent-{port}.toml", **values)
-        agent = AgentProcess(config).start()
+        agent = AgentProcess(config, store=store, env={**AGENT_ENV, **(env or {})}).start()
         started.append(agent)
         caller_audio(tmp_path)
         return Relay(agent, port, callee_port, media, media + 10, tmp_path)

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from siphelpers import AGENT_ENV
+
 from sipcheck.sip.harness import (
     AgentProcess,
     Sipp,
@@ -61,7 +63,7 @@ def test_kamailio_spreads_calls_and_fails_over_on_503(tmp_path: Path) -> None:
         rtp_port_range=200,
         peer_trunks={"127.0.0.1": "trunk-a"},
     )
-    service = AgentProcess(config, agents=2).start(timeout=30)
+    service = AgentProcess(config, agents=2, env=AGENT_ENV).start(timeout=30)
     proxy_port = free_port()
     kamailio = _kamailio(tmp_path, proxy_port, [base, base + 1])
     caller_audio(tmp_path)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from siphelpers import Relay
+from siphelpers import AGENT_ENV, Relay
 
 from sipcheck.sip.harness import (
     AgentProcess,
@@ -71,7 +71,7 @@ def test_agents_service_runs_n_processes_on_consecutive_ports(tmp_path: Path) ->
         rtp_port=base + 2,
         rtp_port_range=200,
     )
-    service = AgentProcess(config, agents=2).start(timeout=30)
+    service = AgentProcess(config, agents=2, env=AGENT_ENV).start(timeout=30)
     try:
         assert sorted(r["udp"] for r in service.ready) == [base, base + 1]
         assert len({r["pid"] for r in service.ready}) == 2

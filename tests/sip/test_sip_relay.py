@@ -14,10 +14,11 @@ from typing import Any
 from siphelpers import Relay
 
 from sipcheck import tones
+from sipcheck.cache import EmbeddedRedis
 from sipcheck.sip.harness import Sipp, SippResult, capture, options_status, scenario
 
 ALLOWED = "0352535111"
-FLAGGED = "0661001234"  # designated operator provisional
+FLAGGED = "05010001234"  # resold by a provisional reseller (serving_operator_provisional)
 BLOCKED = "05010009999"  # suspended
 CALLER_HZ = 700.0
 
@@ -90,7 +91,20 @@ def test_flagged_call_is_relayed_with_verdict_headers(start_relay: Callable[...,
     assert result.successful == 1, result.messages[-3000:]
     invite = invite_to_callee(callee_result.messages)
     assert "X-Sipcheck-Verdict: flag" in invite
-    assert "X-Sipcheck-Reasons: designated_operator_provisional" in invite
+    assert "X-Sipcheck-Reasons: serving_operator_provisional" in invite
+
+
+def test_an_empty_store_relays_by_the_fail_policy_never_608(
+    start_relay: Callable[..., Relay], redis_server: EmbeddedRedis
+) -> None:
+    """Pointed at a Redis with nothing loaded, a 090 caller is relayed flagged data_unavailable (open)."""
+    relay = start_relay(store="redis", env={"SIPCHECK_REDIS__URL": redis_server.url})
+    callee = uas(relay, "uas.xml")
+    result = uac(relay, "uac.xml", "09012345678", "-d", "300")
+    callee_result = callee.wait(10)
+    assert result.successful == 1, result.messages[-3000:]
+    invite = invite_to_callee(callee_result.messages)
+    assert "X-Sipcheck-Verdict: flag" in invite and "X-Sipcheck-Reasons: data_unavailable" in invite, invite
 
 
 def test_blocked_call_is_rejected_and_not_relayed(start_relay: Callable[..., Relay]) -> None:

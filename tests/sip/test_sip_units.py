@@ -66,7 +66,7 @@ def test_caller_prefers_pai_from_trusted_peer_only() -> None:
     msg = parse_message(invite(extra="P-Asserted-Identity: <tel:+81-3-5253-5678>\r\nPrivacy: id\r\n"))
     trusted = caller_identity(msg, trusted=True)
     assert trusted.source == "p-asserted-identity" and trusted.privacy == "id"
-    assert parse_number(trusted.number or "").national == "0352535111"
+    assert parse_number(trusted.number or "").national == "0352535678"
     untrusted = caller_identity(msg, trusted=False)
     assert untrusted.source == "from" and untrusted.pai_value is None
 
