@@ -55,7 +55,7 @@ def _serve(kind: str, port: int, workers: int, redis_url: str | None) -> int:
         from sipcheck.screener import Screener
         from sipcheck.store import MemoryStore
 
-        verdict = Screener(MemoryStore(sample_parts())).check("0312345678").to_dict()
+        verdict = Screener(MemoryStore(sample_parts())).check("0352535111").to_dict()
         const = json.dumps(verdict, ensure_ascii=False, separators=(",", ":"))
 
     def build() -> tuple[web.Application, Any]:
@@ -219,7 +219,7 @@ def start_server(kind: str, workers: int, redis_url: str | None) -> tuple[subpro
         raise RuntimeError(f"{kind} server did not start: {line!r}")
     # warm up (number cache, connections)
     for _ in range(50):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/check/0312345678", timeout=5).read()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/check/0352535111", timeout=5).read()
     return proc, port
 
 

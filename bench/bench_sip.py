@@ -157,7 +157,7 @@ def run_step(
         time.sleep(0.3)
         uacs = []
         for i, target in enumerate(targets):
-            args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0312345678"]
+            args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0352535111"]
             args += ["-m", str(calls), "-r", f"{rate:g}", "-l", "500", "-d", str(hold_ms)]
             uacs.append(Sipp(workdir, f"uac-{tag}-{i}", uac_sc, [*args, f"127.0.0.1:{target}"]).start())
         results = [u.wait(step_s * 3 + hold_ms / 1000 + 30) for u in uacs]
@@ -271,7 +271,7 @@ def soak(workdir: Path, calls: int, rate: float) -> list[tuple[int, int]]:
     try:
         done = 0
         while done < calls:
-            args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0312345678"]
+            args = ["-mp", str(free_port()), "-s", "0399990000", "-key", "caller", "0352535111"]
             args += ["-m", "250", "-r", f"{rate:g}", "-l", "2", "-d", "50", f"127.0.0.1:{port}"]
             Sipp(workdir, f"uac-soak-{done}", scenario("uac.xml", workdir), args).start().wait(120)
             done += 250
