@@ -272,9 +272,8 @@ def screen_array(
     if not tables.complete:
         japanese &= False  # no complete data set: no facts to gather, every valid row meets the fail policy
 
-    # Coverage: 0 where the data does not cover the row's designation range, else the range code + 1.
-    covered = np.array([as_of is not None for as_of in tables.range_as_of], dtype=np.bool_)
-    coverage = np.where(japanese & covered[range_code], range_code.astype(np.int64) + 1, 0)
+    # Coverage: 0 where the data does not cover the row's designation range, else 1 + its as-of date's index.
+    coverage = np.where(japanese, tables.range_coverage[range_code], 0).astype(np.int64)
 
     # Block: the designation key is the national number's first block_digits digits.
     block_row = np.full(count, -1, dtype=np.int32)
@@ -318,12 +317,12 @@ def screen_array(
     valid = kind >= 0
     radix = tables.slot_count + 2
     signature = (kind.astype(np.int64) - KIND_ANONYMOUS) * 3 + np.where(valid, block_state, 0)
-    signature = signature * (len(RANGES) + 1) + coverage
+    signature = signature * (len(tables.coverage_dates) + 1) + coverage
     signature = signature * radix + np.where(valid, designated + 1, 0)
     signature = signature * radix + np.where(valid, serving + 1, 0)
     signature = signature * radix + np.where(valid, ingress_code + 2, 0)
     signature = signature * 2 + (valid & suspended)
-    if (len(KINDS) + 2) * 3 * (len(RANGES) + 1) * radix**3 * 2 >= 2**63:
+    if (len(KINDS) + 2) * 3 * (len(tables.coverage_dates) + 1) * radix**3 * 2 >= 2**63:
         raise ValueError(f"too many operators ({tables.slot_count}) for a 64-bit fact signature")
     first, inverse = _distinct(signature)
 
@@ -353,7 +352,7 @@ def screen_array(
                 int(serving[row]),
                 int(ingress_code[row]),
                 bool(suspended[row]),
-                tables.range_as_of[int(range_code[row])] if coverage[row] else None,
+                tables.coverage_dates[int(coverage[row]) - 1] if coverage[row] else None,
             )
         verdicts.append(decide(facts, policy, today))
 

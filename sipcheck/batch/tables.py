@@ -198,7 +198,8 @@ class BatchTables:
     suspension_maps: tuple[PrefixMap, ...]  # Japanese suspended national numbers -> 1
     suspensions: Mapping[str, Suspension]  # E.164 -> record (for foreign numbers and facts)
     trunks: Mapping[str, int]  # peer -> operator slot
-    range_as_of: tuple[date | None, ...]  # per RANGES code: the covering data's as-of date, None if uncovered
+    coverage_dates: tuple[date, ...]  # the distinct as-of dates of the covered ranges
+    range_coverage: npt.NDArray[np.int8]  # per RANGES code: 1 + index into coverage_dates, 0 if uncovered
     complete: bool  # every required component loaded (see model.REQUIRED_COMPONENTS)
 
     @property
@@ -262,6 +263,8 @@ def compile_tables(
 
     blocks_part = parts.get(Component.BLOCKS)
     covered = {c.range: c.as_of for c in blocks_part.coverage} if blocks_part is not None else {}
+    # Ranges enter a fact signature by their as-of date, not their name: a verdict depends on the date.
+    dates = tuple(sorted(set(covered.values())))
     present = set(parts if loaded is None else loaded)
 
     return BatchTables(
@@ -277,7 +280,10 @@ def compile_tables(
         suspension_maps=suspension_maps,
         suspensions=suspensions,
         trunks=trunks,
-        range_as_of=tuple(covered.get(key) for key in RANGES),
+        coverage_dates=dates,
+        range_coverage=np.array(
+            [dates.index(covered[key]) + 1 if key in covered else 0 for key in RANGES], dtype=np.int8
+        ),
         complete=all(c in present for c in REQUIRED_COMPONENTS),
     )
 
