@@ -10,8 +10,9 @@ the live pointer, the manifest and the data of a version together.
     {p}:events                    channel pub/sub: "publish N", and "suspensions N SEQ OP" + delta
     {p}:suspseq                   string  INCR counter numbering incremental suspension changes
     {p}:manifest:N                hash    component -> component version; <component>.meta -> JSON;
-                                          static -> version of refs/ops; wlens -> "7,6" (wholesale lengths)
-    {p}:blocks:V                  hash    national prefix -> kind US in_use US operator reference
+                                          static -> version of refs/ops; wlens -> "7,6" (wholesale lengths);
+                                          coverage -> "03=2026-07-04,050=…" (the ranges blocks cover)
+    {p}:blocks:V                  hash    national prefix -> kind US in_use US operator reference ('' = unnamed)
     {p}:operators:V               hash    operator id -> JSON
     {p}:certifications:V          hash    list position -> JSON
     {p}:wholesale:V               hash    national prefix -> operator reference
