@@ -12,7 +12,7 @@ the live pointer, the manifest and the data of a version together.
     {p}:manifest:N                hash    component -> component version; <component>.meta -> JSON;
                                           static -> version of refs/ops; wlens -> "7,6" (wholesale lengths);
                                           coverage -> "03=2026-07-04,050=…" (the ranges blocks cover)
-    {p}:blocks:V                  hash    national prefix -> kind US in_use US operator reference ('' = unnamed)
+    {p}:blocks:V                  hash    national prefix -> kind US in_use US operator ref ('' = unnamed)
     {p}:operators:V               hash    operator id -> JSON
     {p}:certifications:V          hash    list position -> JSON
     {p}:wholesale:V               hash    national prefix -> operator reference
