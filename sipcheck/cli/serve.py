@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from sipcheck.api.supervisor import ProcessSpec, StartupFailed, Supervisor
     from sipcheck.api.worker import run_worker
     from sipcheck.cache import open_store
+    from sipcheck.cli.data import warnings as data_warnings
+    from sipcheck.screener import japan_date
     from sipcheck.settings import get_settings
     from sipcheck.store import StoreError
 
@@ -118,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
                     ),
                     flush=True,
                 )
+                today = japan_date(settings.clock()())
+                for line in data_warnings(status, today, settings.data.max_age_days):
+                    print(f"sipcheck serve: warning: {line}", file=sys.stderr, flush=True)
                 if sip.next_hop:
                     last = sip.listen_port + sip.agents - 1
                     ports = str(sip.listen_port) if sip.agents == 1 else f"{sip.listen_port}-{last}"
