@@ -36,6 +36,8 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
     Reason.DESIGNATION_UNKNOWN: Action.ALLOW,
     Reason.DESIGNATED_OPERATOR_UNKNOWN: Action.ALLOW,
     Reason.DESIGNATION_DATA_STALE: Action.ALLOW,
+    # Not designated as of data older than data.max_age_days: the block may have been issued since.
+    Reason.BLOCK_NOT_DESIGNATED_STALE: Action.FLAG,
     Reason.INTERNATIONAL_NUMBER: Action.FLAG,
     Reason.ANONYMOUS: Action.FLAG,
     Reason.INGRESS_UNKNOWN: Action.FLAG,
@@ -296,19 +298,26 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
 def _designation_reasons(facts: Facts, policy: CompiledPolicy, today: date, reasons: list[Reason]) -> None:
     """What the designation data says of a Japanese number, and only what it can say.
 
-    No block in a range the data covers: never issued (spoofed). No block in a range it does
-    not cover: unknown. A block whose operator is not named is designated all the same.
+    No block in a range the data covers: never issued (spoofed), unless the data is older than
+    ``max_age_days``: then only "not designated as of that date" is true, and MIC may have issued
+    the block since (`block_not_designated_stale`, a flag by default: stale data is said as such,
+    never turned into a block). No block in a range it does not cover: unknown. A block whose
+    operator is not named is designated all the same.
     """
     block = facts.block
     as_of = facts.designations_as_of
+    stale = as_of is not None and (today - as_of).days > policy.max_age_days
     if block is None:
-        reasons.append(Reason.DESIGNATION_UNKNOWN if as_of is None else Reason.BLOCK_NOT_DESIGNATED)
+        if as_of is None:
+            reasons.append(Reason.DESIGNATION_UNKNOWN)
+        else:
+            reasons.append(Reason.BLOCK_NOT_DESIGNATED_STALE if stale else Reason.BLOCK_NOT_DESIGNATED)
     else:
         if not block.in_use:
             reasons.append(Reason.BLOCK_NOT_IN_USE)
         if facts.designated is None:
             reasons.append(Reason.DESIGNATED_OPERATOR_UNKNOWN)
-    if as_of is not None and (today - as_of).days > policy.max_age_days:
+    if stale:
         reasons.append(Reason.DESIGNATION_DATA_STALE)
 
 

@@ -86,7 +86,8 @@ SAMPLE_NUMBERS: Final[list[tuple[str, str]]] = [
 ]
 SAMPLE_DAY: Final = "2026-08-01"
 """A day on which the sample verdicts above hold as written; on later days the data is older than
-``data.max_age_days`` and every verdict also carries ``designation_data_stale`` (informational)."""
+``data.max_age_days``: every verdict also carries ``designation_data_stale`` (informational), and
+the spoofed ones become ``block_not_designated_stale`` (flag)."""
 
 
 def _labelled(part: Part, label: str) -> Part:

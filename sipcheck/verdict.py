@@ -28,6 +28,7 @@ class Reason(StrEnum):
     SUSPENDED = "suspended"
     BLOCK_NOT_DESIGNATED = "block_not_designated"  # covered range, no designation: never issued, spoofed
     BLOCK_NOT_IN_USE = "block_not_in_use"  # designated, but MIC lists it 使用予定 (planned, not in service)
+    BLOCK_NOT_DESIGNATED_STALE = "block_not_designated_stale"  # the same, but in data too old to call spoofed
     DESIGNATION_UNKNOWN = "designation_unknown"  # the loaded data does not cover the number's range
     DESIGNATED_OPERATOR_UNKNOWN = "designated_operator_unknown"  # designated, operator not named: no check
     DESIGNATION_DATA_STALE = "designation_data_stale"  # the range's data is older than data.max_age_days

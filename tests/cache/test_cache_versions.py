@@ -186,7 +186,7 @@ def test_an_incomplete_data_set_never_gives_a_verdict_about_the_number(
     assert store.status().complete
     got = reasons()
     assert not any(Reason.DATA_UNAVAILABLE in r for r in got)
-    assert (Reason.BLOCK_NOT_DESIGNATED, Reason.DESIGNATION_DATA_STALE) in got  # 03's data is from 2024
+    assert (Reason.BLOCK_NOT_DESIGNATED_STALE, Reason.DESIGNATION_DATA_STALE) in got  # 03's data is from 2024
 
 
 def test_status_carries_the_coverage_table(make_store: StoreFactory) -> None:

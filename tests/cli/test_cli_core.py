@@ -153,9 +153,12 @@ def test_invalid_and_spoofed_are_told_apart(env: dict[str, str]) -> None:
 
 def test_stale_data_is_said_on_a_later_day(env: dict[str, str]) -> None:
     env["SIPCHECK_FIXED_NOW"] = "2026-12-02T12:00:00+09:00"
-    result = sipcheck(env, "check", "03-5253-5111", "--json")
-    verdict = json.loads(result.stdout)
+    result = sipcheck(env, "check", "03-5253-5111", "050-9999-0000", "--json")
+    verdict, undesignated = (json.loads(line) for line in result.stdout.splitlines())
     assert verdict["action"] == "allow" and verdict["reasons"] == ["designation_data_stale"]
+    # MIC may have issued 050-9999 since 2026-07-04: on data that old it is flagged, not blocked as spoofed.
+    assert undesignated["action"] == "flag"
+    assert undesignated["reasons"] == ["block_not_designated_stale", "designation_data_stale"]
     status = sipcheck(env, "data", "status")
     assert "STALE" in status.stdout
     assert "older than data.max_age_days=60" in status.stderr and "sipcheck data update" in status.stderr

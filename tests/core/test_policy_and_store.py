@@ -310,7 +310,12 @@ def test_stale_designation_data_is_said_and_allowed() -> None:
     stale = Screener(store, policy, clock=lambda: datetime(2026, 12, 2, tzinfo=UTC))  # 31 days
     assert stale.check("0352531111").reasons == (Reason.DESIGNATION_DATA_STALE,)
     assert stale.check("0352531111").action is Action.ALLOW
-    assert stale.check("0399990000").reasons == (Reason.BLOCK_NOT_DESIGNATED, Reason.DESIGNATION_DATA_STALE)
+    # Not designated as of data too old to trust for "spoofed": said as such, and flagged, not blocked.
+    assert fresh.check("0399990000").reasons == (Reason.BLOCK_NOT_DESIGNATED,)
+    assert fresh.check("0399990000").action is Action.BLOCK
+    spoof_on_old_data = stale.check("0399990000")
+    assert spoof_on_old_data.reasons == (Reason.BLOCK_NOT_DESIGNATED_STALE, Reason.DESIGNATION_DATA_STALE)
+    assert spoof_on_old_data.action is Action.FLAG
     assert stale.check("0120123456").reasons == (Reason.DESIGNATION_UNKNOWN,)  # no data, no age
     assert store.status().stale(date(2026, 12, 2), 30) == store.status().coverage
     assert store.status().stale(date(2026, 12, 1), 30) == ()
