@@ -51,7 +51,7 @@ def banner(base: str, workers: int, data_version: str, backend: str, store_url: 
 Try it:
   curl {base}/v1/check/0352535111          # MIC's switchboard, real block of NTT East: allow
   curl {base}/v1/check/050-1000-9999        # a suspended (synthetic) number: block
-  curl {base}/v1/check/050-9999-0000        # a block MIC never designated: block (spoofed)
+  curl {base}/v1/check/050-9999-0000        # never designated: spoofed (flagged while the data is stale)
   curl '{base}/v1/check/%2B815012345678?ingress=trunk-a'
   curl -H 'Content-Type: application/json' -d '{{"numbers": ["0352535111", "09012345678"]}}' {base}/v1/check
   curl {base}/v1/data
