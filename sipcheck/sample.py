@@ -90,35 +90,35 @@ SAMPLE_DAY: Final = "2026-08-01"
 the spoofed ones become ``block_not_designated_stale`` (flag)."""
 
 
-def _labelled(part: Part, label: str) -> Part:
-    return replace(part, sources=tuple(f"{BUILTIN_MARK}: {name} ({label})" for name in part.sources))
+def _builtin_sources() -> dict[Component, tuple[str, ...]]:
+    """Each component's sources as the built-in data set labels them: which file, real or synthetic.
+
+    Known without loading anything, so a store can be compared with this version's built-in data at
+    every start for the price of a few strings.
+    """
+    sources = {
+        Component.BLOCKS: (f"{BUILTIN_MARK}: {MIC_CSV.name} ({REAL_LABEL})",),
+        Component.OPERATORS: (
+            f"{BUILTIN_MARK}: {OPERATORS_CSV.name} ({REAL_OPERATORS_LABEL})",
+            f"{BUILTIN_MARK}: sample/{_SYNTHETIC_OPERATORS} ({SYNTHETIC_LABEL})",
+        ),
+    }
+    for component, (_kind, name) in _FILES.items():
+        label = ILLUSTRATIVE_LABEL if component is Component.CERTIFICATIONS else SYNTHETIC_LABEL
+        sources[component] = (f"{BUILTIN_MARK}: sample/{name} ({label})",)
+    return sources
 
 
 @lru_cache(maxsize=1)
 def _build() -> tuple[tuple[Component, Part], ...]:
-    blocks = load_mic([MIC_CSV]).part
-    parts: list[tuple[Component, Part]] = [
-        (Component.BLOCKS, replace(blocks, sources=(f"{BUILTIN_MARK}: {MIC_CSV.name} ({REAL_LABEL})",)))
-    ]
-    operators = load_component("operators", [OPERATORS_CSV, SAMPLE_DIR / _SYNTHETIC_OPERATORS])
-    parts.append(
-        (
-            Component.OPERATORS,
-            replace(
-                operators,
-                sources=(
-                    f"{BUILTIN_MARK}: {OPERATORS_CSV.name} ({REAL_OPERATORS_LABEL})",
-                    f"{BUILTIN_MARK}: sample/{_SYNTHETIC_OPERATORS} ({SYNTHETIC_LABEL})",
-                ),
-            ),
-        )
-    )
+    sources = _builtin_sources()
+    loaded = {
+        Component.BLOCKS: load_mic([MIC_CSV]).part,
+        Component.OPERATORS: load_component("operators", [OPERATORS_CSV, SAMPLE_DIR / _SYNTHETIC_OPERATORS]),
+    }
     for component, (kind, name) in _FILES.items():
-        part = load_component(kind, [SAMPLE_DIR / name])
-        label = ILLUSTRATIVE_LABEL if component is Component.CERTIFICATIONS else SYNTHETIC_LABEL
-        part = replace(part, sources=(f"sample/{name}",))
-        parts.append((component, _labelled(part, label)))
-    return tuple(parts)
+        loaded[component] = load_component(kind, [SAMPLE_DIR / name])
+    return tuple((component, replace(part, sources=sources[component])) for component, part in loaded.items())
 
 
 def sample_parts() -> dict[Component, Part]:
@@ -140,7 +140,7 @@ def is_builtin(sources: tuple[str, ...]) -> bool:
 def outdated_builtin(sources: dict[Component, tuple[str, ...]]) -> bool:
     """True when a store holds nothing but an earlier version of the built-in data (every component's
     sources are built-in ones, and some differ from this version's): an upgrade should replace it."""
-    current = {component: part.sources for component, part in _build()}
+    current = _builtin_sources()
     if not all(is_builtin(sources.get(component, ())) for component in current):
         return False
     return any(sources.get(component, ()) != current[component] for component in current)
