@@ -24,6 +24,7 @@ from sipcheck.model import (
     Certification,
     Component,
     ComponentStatus,
+    CoverageRow,
     DataStatus,
     Operator,
     OperatorIndex,
@@ -76,6 +77,7 @@ class TableSet:
     """A data set compiled into dicts: one lookup is a handful of dict hits."""
 
     __slots__ = (
+        "_coverage_rows",
         "blocks",
         "complete",
         "coverage",
@@ -101,6 +103,9 @@ class TableSet:
         self.coverage: dict[str, date] = (
             {c.range: c.as_of for c in blocks_part.coverage} if blocks_part is not None else {}
         )
+        # Counted on the first status and kept: not at every readiness probe or metrics sync, and
+        # not at all in processes that never ask (SIP agents).
+        self._coverage_rows: tuple[CoverageRow, ...] | None = None
         self.index = OperatorIndex(
             (r for r in self._records(Component.OPERATORS) if isinstance(r, Operator)),
             (r for r in self._records(Component.CERTIFICATIONS) if isinstance(r, Certification)),
@@ -209,9 +214,10 @@ class TableSet:
                     sources=part.sources if part else (),
                 )
             )
-        blocks = self.parts.get(Component.BLOCKS)
-        coverage = coverage_rows(blocks) if blocks is not None else ()
-        return DataStatus(self.data_version, tuple(components), backend, coverage)
+        if self._coverage_rows is None:
+            blocks = self.parts.get(Component.BLOCKS)
+            self._coverage_rows = coverage_rows(blocks) if blocks is not None else ()
+        return DataStatus(self.data_version, tuple(components), backend, self._coverage_rows)
 
 
 def empty_part(component: Component) -> Part:

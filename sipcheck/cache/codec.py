@@ -28,9 +28,10 @@ from sipcheck.model import (
     Suspension,
     Trunk,
     Wholesale,
-    coverage_rows,
+    coverage_counts,
+    coverage_table,
 )
-from sipcheck.numbers import NumberKind, range_kind
+from sipcheck.numbers import NumberKind
 from sipcheck.store import StoreError
 
 US = "\x1f"
@@ -138,9 +139,7 @@ def encode_meta(part: Part, count: int) -> str:
             }
             for c in part.coverage
         ]
-        meta["coverage_counts"] = {
-            row.range: [row.blocks, row.operator_unknown] for row in coverage_rows(part)
-        }
+        meta["coverage_counts"] = {key: list(pair) for key, pair in coverage_counts(part).items()}
     return json.dumps(meta, ensure_ascii=False)
 
 
@@ -168,15 +167,8 @@ def decode_meta(component: Component, value: str | None) -> Part:
 def meta_coverage_rows(value: str | None) -> tuple[CoverageRow, ...]:
     """The coverage table stored with a blocks component's metadata."""
     raw = json.loads(value) if value else {}
-    counts: dict[str, list[int]] = raw.get("coverage_counts") or {}
-    part = decode_meta(Component.BLOCKS, value)
-    rows = []
-    for c in sorted(part.coverage, key=lambda c: c.range):
-        blocks, unknown = counts.get(c.range, [0, 0])
-        rows.append(
-            CoverageRow(c.range, range_kind(c.range), blocks, unknown, c.as_of, c.operators_as_of, c.source)
-        )
-    return tuple(rows)
+    counts = {key: (int(pair[0]), int(pair[1])) for key, pair in (raw.get("coverage_counts") or {}).items()}
+    return coverage_table(decode_meta(Component.BLOCKS, value).coverage, counts)
 
 
 def encode_coverage_field(part: Part) -> str:
