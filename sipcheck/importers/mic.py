@@ -11,7 +11,7 @@ the area code). Per range the file with the newest as-of date wins, and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -31,10 +31,12 @@ _READERS: dict[str, Callable[[Path, Collector], MicFile | None]] = {
 
 @dataclass(frozen=True, slots=True)
 class MicImport:
-    """The blocks of the ranges a load covers; ``covered_ranges`` say which live ranges it replaces."""
+    """The blocks of the ranges a load covers; ``covered_ranges`` say which live ranges it replaces,
+    ``origins`` which file (its name, or the URL it came from) each range was read from."""
 
     part: Part
     covered_ranges: frozenset[str]
+    origins: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_mic(paths: Sequence[Path], origins: Mapping[Path, str] | None = None) -> MicImport:
@@ -89,7 +91,7 @@ def load_mic(paths: Sequence[Path], origins: Mapping[Path, str] | None = None) -
         tuple(f.source or f.file for f in used),
         coverage=tuple(coverage),
     )
-    return MicImport(part, frozenset(winners))
+    return MicImport(part, frozenset(winners), {rng: f.source or f.file for rng, f in winners.items()})
 
 
 def _newest_per_range(files: Sequence[MicFile], errors: Collector) -> dict[str, MicFile]:
@@ -146,6 +148,6 @@ def restrict(new: MicImport, ranges: frozenset[str] | set[str]) -> MicImport:
     records = tuple(r for r in new.part.records if isinstance(r, Block) and range_key(r.prefix) in keep)
     coverage = tuple(c for c in new.part.coverage if c.range in keep)
     dates = [c.as_of for c in coverage]
-    sources = tuple(dict.fromkeys(c.source.split(" (", 1)[0] for c in coverage))
+    sources = tuple(dict.fromkeys(new.origins[c.range] for c in coverage))
     part = Part(Component.BLOCKS, records, min(dates) if dates else None, sources, coverage=coverage)
-    return MicImport(part, keep)
+    return MicImport(part, keep, {rng: new.origins[rng] for rng in keep})
