@@ -170,6 +170,10 @@ _Rule = tuple[NumberKind, int, int, str]
 """(kind, national length, block digits, designation range) of a valid prefix."""
 
 
+FIXED_RANGES: Final[tuple[str, ...]] = tuple(f"0{d}" for d in range(1, 10))
+"""The fixed-line designation ranges: ``0`` + the area code's first digit, one per MIC file."""
+
+
 def designation_range(prefix: str) -> str:
     """The designation range of a national prefix: ``050``, ``0120``, ``0200``…, or for fixed
     numbers ``0`` + the area code's first digit (``03``), as MIC splits its fixed-line files

@@ -55,7 +55,7 @@ MAX_NATIONAL_DIGITS: Final = 15
 POW10: Final[Int64Array] = np.array([10**i for i in range(19)], dtype=np.int64)
 
 
-RANGES: Final[tuple[str, ...]] = tuple(f"0{d}" for d in range(1, 10)) + tuple(sorted(_numbers.PLAN.ranges))
+RANGES: Final[tuple[str, ...]] = _numbers.FIXED_RANGES + tuple(sorted(_numbers.PLAN.ranges))
 """Designation range codes used in the arrays: the index of a `numbers.designation_range` key here."""
 
 

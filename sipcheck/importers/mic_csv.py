@@ -24,9 +24,7 @@ from sipcheck.importers.rows import MicBlockRow, MicDesignationRow
 from sipcheck.importers.tables import raw_rows, validate_row
 from sipcheck.importers.textio import read_text
 from sipcheck.model import Block
-
-FIXED_RANGES = tuple(f"0{d}" for d in range(1, 10))
-"""The fixed-line designation ranges (by the area code's first digit) that ``range=fixed`` covers."""
+from sipcheck.numbers import FIXED_RANGES  # what ``range=fixed`` covers
 
 
 def read_mic_csv(path: Path, errors: Collector) -> MicFile | None:
