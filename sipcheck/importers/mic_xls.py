@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 import xlrd
+from openpyxl.utils import get_column_letter
 
 from sipcheck.importers.era import find_as_of
 from sipcheck.importers.errors import FILE_LEVEL, Collector
@@ -310,9 +311,4 @@ def _prefix(file: str, line: int, values: list[object], columns: _Columns, error
 
 def _column_letter(col: int) -> str:
     """A 0-based column index as Excel names it (0 → A, 26 → AA), for error places like G1."""
-    letters = ""
-    col += 1
-    while col:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+    return get_column_letter(col + 1)
