@@ -242,6 +242,20 @@ def _classify_national(text: str, national: str) -> _Rule:
     return rule
 
 
+def prefix_rule(prefix: str) -> tuple[NumberKind, int, int, str] | None:
+    """(kind, national length, block digits, designation range) of every national number that
+    starts with the `NumberPlan.classify_depth`-digit ``prefix``, or None when MIC's plan has no
+    valid number starting with it. What a table of all valid prefixes is built from."""
+    if len(prefix) != _DEPTH or not (prefix.isascii() and prefix.isdigit()) or prefix[:2] < "01":
+        return None
+    if prefix[1] == "0":
+        return None
+    try:
+        return _classify_national(prefix, prefix)
+    except InvalidNumber:
+        return None
+
+
 def block_rule(prefix: str) -> tuple[NumberKind, str]:
     """(kind, designation range) of a designation block key; InvalidNumber if it is none.
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sipcheck.kamailio.settings import KamailioSettings
 from sipcheck.policy import DEFAULT_MAX_AGE_DAYS, CompiledPolicy, PolicyConfig
 from sipcheck.screener import utc_now
 
@@ -173,6 +174,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    kamailio: KamailioSettings = Field(default_factory=KamailioSettings)
     fixed_now: AwareDatetime | None = Field(
         default=None,
         description="screen as if it were this moment (ISO 8601 with offset) at every edge: reproducing a "
