@@ -16,6 +16,7 @@ client with generous timeouts; errors raise `StoreError` with the cause.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 import weakref
@@ -40,7 +41,7 @@ from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
 from sipcheck.numbers import PhoneNumber
 from sipcheck.settings import RedisSettings
-from sipcheck.store import StoreError
+from sipcheck.store import StoreError, TableSet
 
 FailPolicy = Literal["open", "closed", "snapshot"]
 _FULL, _CURRENT, _INCOMPLETE = 0, 1, 2  # LOOKUP_MANY reply modes (see scripts.py)
@@ -649,6 +650,21 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError(f"reading the data status from Redis failed: {exc}") from exc
         return DataStatus(version, tuple(components), self.backend, coverage)
+
+    def table_reader(self) -> Callable[[], TableSet | None]:
+        """A reader of the whole live data set, suspensions included, as one `TableSet`.
+
+        For consumers that publish the data elsewhere (the Kamailio view): each call brings its own
+        copy up to the live version and returns the same object while nothing changed, so a caller
+        can tell a change by identity. It raises `redis.RedisError` when Redis cannot be read.
+        """
+        reader = Snapshot(self._admin, self.keys, self.metrics, suspensions_max=sys.maxsize, clock=self.clock)
+
+        def read() -> TableSet | None:
+            state = reader.refresh()
+            return state.tables if state is not None and state.complete else None
+
+        return read
 
     def memory_bytes(self) -> int:
         """``used_memory`` of the server (benchmarks, status)."""

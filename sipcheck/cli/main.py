@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sipcheck.cli.agent",
     "sipcheck.cli.probe",
     "sipcheck.cli.config",
+    "sipcheck.cli.kamailio",
 )
 
 EXIT_ERROR = 4

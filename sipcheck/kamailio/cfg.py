@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from sipcheck.facts import Facts
+from sipcheck.kamailio import dbtext
 from sipcheck.kamailio.view import encode_verdict
 from sipcheck.numbers import parse_number
 from sipcheck.policy import decide
@@ -46,6 +47,9 @@ loadmodule "htable.so"
 loadmodule "jsonrpcs.so"
 loadmodule "ipops.so"
 
+# db_mode 1: db_text re-reads a table file that changed; in its default caching mode it would
+# keep the first load, and htable.reload would load the old view again.
+modparam("db_text", "db_mode", 1)
 modparam("jsonrpcs", "transport", 4)
 modparam("jsonrpcs", "dgram_socket", "@RPC@")
 modparam("htable", "db_url", "text://@VIEW_DIR@")
@@ -221,7 +225,7 @@ def _fail_apply(settings: Settings) -> str:
     text = _cfg_string(headers)
     if int(code):
         return f'\tappend_to_reply("{text}");\n\tsend_reply("{code}", "{_cfg_string(phrase)}");\n\texit;'
-    return f'\tappend_hf("{text}");'
+    return f'\t$var(sc_headers) = "{text}";\n\tappend_hf("$var(sc_headers)");'
 
 
 def _cfg_string(text: str) -> str:
@@ -282,5 +286,18 @@ def render(settings: Settings) -> str:
 
 
 def write(settings: Settings, path: Path) -> Path:
+    """Write screen.cfg, and the view's empty tables where there are none yet: Kamailio refuses to
+    start without its db_text directory, and an empty view answers by the fail policy until the
+    sync daemon publishes (it never serves verdicts it was not given)."""
     path.write_text(render(settings), encoding="utf-8")
+    ensure_view_dir(settings)
     return path
+
+
+def ensure_view_dir(settings: Settings) -> Path:
+    directory = settings.kamailio.directory(settings.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for table in TABLES:
+        if not (directory / table).exists():
+            dbtext.write_table(directory, table, {})
+    return directory

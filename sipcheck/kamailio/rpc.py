@@ -46,8 +46,15 @@ class KamailioRpc:
         result = self.call("pv.shvGet", name)
         return int(result["value"]) if isinstance(result, dict) else int(result[0]["value"])
 
-    def reload(self, table: str) -> None:
-        self.call("htable.reload", table)
+    def reload(self, table: str, timeout_s: float = 60.0) -> None:
+        """Reload ``table`` from its db_text file: Kamailio answers when the load is done (about a second
+        for the 80,000-entry view), so this waits longer than the other calls."""
+        saved = self.timeout_s
+        self.timeout_s = max(saved, timeout_s)
+        try:
+            self.call("htable.reload", table)
+        finally:
+            self.timeout_s = saved
 
     def close(self) -> None:
         self._sock.close()
