@@ -1,8 +1,10 @@
-"""deploy/kamailio/screen-http.cfg for real: SIPp caller → Kamailio → sipcheck HTTP API → SIPp callee.
+"""deploy/kamailio/screen-proxy.cfg for real: SIPp caller → Kamailio (screen.cfg) → SIPp callee.
 
-Shows that a routing engine configured from deploy/ gets the verdict the core decides: a
-suspended caller is rejected with 608 and a Reason naming it, and nothing reaches the callee;
-an allowed caller is relayed with the verdict headers.
+The deployment as shipped: `sipcheck kamailio config` writes screen.cfg beside screen-proxy.cfg,
+`sipcheck kamailio sync` publishes the view from the embedded default data (no Redis installed
+beforehand), and Kamailio screens with no HTTP hop. A suspended caller is rejected with 608 and a
+Reason naming it, and nothing reaches the callee; an allowed caller is relayed with the verdict
+headers and without the verdict headers it forged.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sipcheck.kamailio.rpc import KamailioRpc, RpcError
 from sipcheck.sip.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).parent / "scenarios"
-CONFIG = ROOT / "deploy" / "kamailio" / "screen-http.cfg"
+CONFIG = ROOT / "deploy" / "kamailio" / "screen-proxy.cfg"
 
 # scripts/test installs both; in CI a missing tool must fail the test, not skip it.
 pytestmark = pytest.mark.skipif(
@@ -68,49 +70,52 @@ def process(args: list[str], **kwargs: object) -> Iterator[subprocess.Popen[byte
             proc.wait()
 
 
-def ready(url: str) -> bool:
+def view_current(rpc: KamailioRpc) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=0.5) as response:
-            return bool(response.status == 200)
-    except OSError:
+        return rpc.get_int("sipcheck_gen") != 0
+    except RpcError:
         return False
 
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Iterator[dict[str, int]]:
-    """sipcheck serve + Kamailio with the deploy config; yields the ports."""
-    http_port = free_port(socket.SOCK_STREAM)
+    """Kamailio with the deploy config + screen.cfg, and the sync daemon; yields the ports."""
     proxy_port = free_port()
     callee_port = free_port()
+    rpc_port = free_port()
+    run_dir = tmp_path / "kamailio"
+    run_dir.mkdir()
+    settings_file = tmp_path / "sipcheck.toml"
+    settings_file.write_text(f'[kamailio]\nrpc = "udp:127.0.0.1:{rpc_port}"\n', encoding="utf-8")
     env = dict(
         os.environ, SIPCHECK_DATA_DIR=str(tmp_path / "data"), SIPCHECK_FIXED_NOW="2026-08-01T12:00:00+09:00"
     )
     env.pop("SIPCHECK_CONFIG", None)
-    serve = [sys.executable, "-m", "sipcheck.cli.main", "serve", "--port", str(http_port), "--workers", "1"]
-    with process(serve, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "wb")):
-        wait_for(lambda: ready(f"http://127.0.0.1:{http_port}/readyz"), "sipcheck serve to be ready")
-        run_dir = tmp_path / "kamailio"
-        run_dir.mkdir()
-        kamailio = [
-            shutil.which("kamailio") or "/usr/sbin/kamailio",
-            "-DD",
-            "-E",
-            "-f",
-            str(CONFIG),
-            "-Y",
-            str(run_dir),
-            "-w",
-            str(run_dir),
-            "-A",
-            f"LISTEN=udp:127.0.0.1:{proxy_port}",
-            "-A",
-            f'SIPCHECK="http://127.0.0.1:{http_port}"',
-            "-A",
-            f'NEXT_HOP="sip:127.0.0.1:{callee_port}"',
-        ]
-        with process(kamailio, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "kamailio.log", "wb")):
-            wait_for(lambda: udp_port_taken(proxy_port), "kamailio to listen")
-            yield {"proxy": proxy_port, "callee": callee_port}
+    sipcheck = [sys.executable, "-m", "sipcheck.cli.main", "--config", str(settings_file)]
+    subprocess.run(
+        [*sipcheck, "kamailio", "config", "-o", str(run_dir / "screen.cfg")], env=env, check=True, timeout=60
+    )
+    shutil.copy(CONFIG, run_dir / CONFIG.name)
+    kamailio = [shutil.which("kamailio") or "/usr/sbin/kamailio", "-m", "256", "-DD", "-E"]
+    kamailio += ["-f", str(run_dir / CONFIG.name), "-Y", str(run_dir), "-w", str(run_dir)]
+    kamailio += ["-A", f"LISTEN=udp:127.0.0.1:{proxy_port}", "-A", f'NEXT_HOP="sip:127.0.0.1:{callee_port}"']
+    rpc = KamailioRpc(("127.0.0.1", rpc_port), timeout_s=0.5)
+    with (
+        process(kamailio, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "kamailio.log", "wb")) as proxy,
+        process(
+            [*sipcheck, "kamailio", "sync"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / "sync.log", "wb"),
+        ),
+    ):
+        try:
+            log = tmp_path / "kamailio.log"
+            wait_for(lambda: proxy.poll() is not None or view_current(rpc), "the view", timeout=90)
+            assert proxy.poll() is None, log.read_text(errors="replace")[-3000:]
+        finally:
+            rpc.close()
+        yield {"proxy": proxy_port, "callee": callee_port}
 
 
 def sipp_caller(tmp_path: Path, proxy: int, scenario: str, number: str, extra: str = "") -> int:
