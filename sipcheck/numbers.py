@@ -158,9 +158,8 @@ def _strip_uri(text: str) -> str:
     if lowered.startswith(("sip:", "sips:")):
         text = text[text.index(":") + 1 :]
         at = text.find("@")
-        if at != -1:
-            text = text[:at]
-        text = unquote(text.split(";", 1)[0])
+        # No "@": the URI has no user part (RFC 3261 19.1.1), only a host; the caller gave no number.
+        text = unquote(text[:at].split(";", 1)[0]) if at != -1 else ""
     elif lowered.startswith("tel:"):
         text = unquote(text[4:].split(";", 1)[0])
     return text
@@ -360,8 +359,17 @@ def is_anonymous(text: str) -> bool:
     """True when ``text`` (a bare user, a URI or a name-addr) says the caller withheld or has no number."""
     if not isinstance(text, str) or len(text) > _MAX_INPUT:
         return False
-    user = _strip_uri(unicodedata.normalize("NFKC", text).strip())
-    return user.strip().casefold() in ANONYMOUS_USERS
+    normalized = unicodedata.normalize("NFKC", text).strip()
+    user = _strip_uri(normalized).strip()
+    if user.casefold() in ANONYMOUS_USERS:
+        return True
+    # A SIP or TEL URI with no user part: what Kamailio's $fU is empty for.
+    return not user and _uri_scheme(normalized)
+
+
+def _uri_scheme(text: str) -> bool:
+    inner = text[text.find("<") + 1 :] if "<" in text else text
+    return inner[:5].lower().startswith(("sip:", "sips:", "tel:"))
 
 
 @lru_cache(maxsize=65536)

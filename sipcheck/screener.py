@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from sipcheck.facts import Facts
+from sipcheck.ingress import IngressMap
 from sipcheck.numbers import InvalidNumber, is_anonymous, parse_number_cached
 from sipcheck.policy import CompiledPolicy, PolicyConfig, decide, decide_anonymous
 from sipcheck.store import FactStore
@@ -34,15 +35,22 @@ def japan_date(moment: datetime) -> date:
 
 
 class Screener:
-    """Screens calling numbers against a `FactStore` under one policy."""
+    """Screens calling numbers against a `FactStore` under one policy.
+
+    ``ingress`` is resolved by ``ingress_map`` (`sipcheck.ingress`: peer address → trunk id) before
+    the lookup, so an edge passes what it knows (the sending peer, or a trunk id) and every edge
+    screens one peer as one ingress.
+    """
 
     def __init__(
         self,
         store: FactStore,
         policy: PolicyConfig | CompiledPolicy | None = None,
         clock: Clock = utc_now,
+        ingress_map: IngressMap | None = None,
     ) -> None:
         self.store = store
+        self.ingress_map = ingress_map or IngressMap()
         if policy is None:
             policy = PolicyConfig()
         self.policy = policy if isinstance(policy, CompiledPolicy) else policy.compile()
@@ -71,11 +79,23 @@ class Screener:
             return decide_anonymous(number, self.policy)
         return decide(Facts.invalid(number, error), self.policy, self._today(now))
 
+    def unavailable(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
+        """The verdict for ``number`` when its facts could not be read in time: the fail policy's,
+        judged on the screener's clock like every other verdict (an edge's time budget ran out)."""
+        try:
+            parsed = parse_number_cached(number)
+        except InvalidNumber as exc:
+            return self._unparsable(number, exc, now)
+        facts = Facts.unavailable(number, parsed, self.ingress_map.resolve(ingress))
+        return decide(facts, self.policy, self._today(now))
+
     def check(self, number: str, ingress: str | None = None, *, now: datetime | None = None) -> Verdict:
         try:
             parsed = parse_number_cached(number)
         except InvalidNumber as exc:
             return self._unparsable(number, exc, now)
+        if ingress is not None:
+            ingress = self.ingress_map.resolve(ingress)
         facts = self.store.lookup(parsed, ingress, number)
         return decide(facts, self.policy, self._today(now))
 
@@ -86,6 +106,8 @@ class Screener:
             parsed = parse_number_cached(number)
         except InvalidNumber as exc:
             return self._unparsable(number, exc, now)
+        if ingress is not None:
+            ingress = self.ingress_map.resolve(ingress)
         facts = await self.store.alookup(parsed, ingress, number)
         return decide(facts, self.policy, self._today(now))
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sipcheck.ingress import IngressMap
 from sipcheck.kamailio.settings import KamailioSettings
 from sipcheck.policy import DEFAULT_MAX_AGE_DAYS, CompiledPolicy, PolicyConfig
 from sipcheck.screener import utc_now
@@ -187,6 +188,10 @@ class Settings(BaseSettings):
         if fixed is None:
             return utc_now
         return lambda: fixed
+
+    def ingress_map(self) -> IngressMap:
+        """The one peer → trunk mapping every edge screens with (`sipcheck.ingress`)."""
+        return IngressMap(dict(self.sip.peer_trunks))
 
     def compiled_policy(self) -> CompiledPolicy:
         """The policy every edge decides with: ``policy`` and the data age limit of ``data``."""

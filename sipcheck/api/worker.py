@@ -33,7 +33,7 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
         loop.add_signal_handler(sig, stop.set)
     http = settings.http
     with open_store(settings) as store:
-        screener = Screener(store, settings.compiled_policy(), settings.clock())
+        screener = Screener(store, settings.compiled_policy(), settings.clock(), settings.ingress_map())
         # Connect, load scripts and fill caches now, so the first real call is not the slow one.
         for _ in range(WARM_UP_CHECKS):
             await screener.acheck(WARM_UP_NUMBER)

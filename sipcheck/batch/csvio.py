@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from sipcheck.batch.screen import BatchResult, screen_array
 from sipcheck.batch.tables import BatchTables, load_tables
+from sipcheck.ingress import IngressMap
 from sipcheck.policy import CompiledPolicy
 from sipcheck.store import FactStore
 from sipcheck.verdict import Action, Verdict
@@ -181,12 +182,14 @@ def screen_csv(
     strict: bool = False,
     encoding: str = "utf-8",
     tables: BatchTables | None = None,
+    ingress_map: IngressMap | None = None,
 ) -> BatchSummary:
     """Screen the call records in ``src`` into ``dst``: input columns + `OUTPUT_COLUMNS`.
 
     ``store`` is read once (all components, via ``store.part``) unless
     ``tables`` are given. ``ingress_column`` None means "ingress" if the file has
-    one. ``progress`` None shows a bar only when stderr is a terminal. A path
+    one; its values are resolved by ``ingress_map`` (`sipcheck.ingress`), as every edge does.
+    ``progress`` None shows a bar only when stderr is a terminal. A path
     ``dst`` is written to a temporary name and renamed when complete, so a
     failed run never leaves a half-written file that looks finished.
     """
@@ -224,6 +227,7 @@ def screen_csv(
                     chunk_rows,
                     strict,
                     bar,
+                    ingress_map,
                 )
             finally:
                 bar.close()
@@ -245,6 +249,7 @@ def _run(
     chunk_rows: int,
     strict: bool,
     bar: tqdm[Any],
+    ingress_map: IngressMap | None,
 ) -> None:
     source = summary.source
     header: list[str] | None = None
@@ -264,7 +269,9 @@ def _run(
     def flush() -> None:
         nonlocal reported_bytes
         if chunk:
-            _screen_chunk(chunk, caller_index, ingress_index, tables, policy, today, writer, summary)
+            _screen_chunk(
+                chunk, caller_index, ingress_index, tables, policy, today, writer, summary, ingress_map
+            )
             chunk.clear()
         bar.update(lines.bytes_read - reported_bytes)
         reported_bytes = lines.bytes_read
@@ -315,10 +322,11 @@ def _screen_chunk(
     today: date,
     writer: Any,
     summary: BatchSummary,
+    ingress_map: IngressMap | None,
 ) -> None:
     callers = [row[caller_index] for row in rows]
     ingress = None if ingress_index is None else [row[ingress_index] or None for row in rows]
-    result: BatchResult = screen_array(callers, ingress, tables, policy, today)
+    result: BatchResult = screen_array(callers, ingress, tables, policy, today, ingress_map)
     per_signature = [_signature_columns(v) for v in result.verdicts]
     for row, sig, e164, kind, block in zip(
         rows, result.inverse.tolist(), result.e164(), result.kinds(), result.blocks(), strict=True

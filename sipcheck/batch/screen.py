@@ -39,6 +39,7 @@ from sipcheck.batch.tables import (
     PrefixMap,
 )
 from sipcheck.facts import Facts, OperatorFacts, Role
+from sipcheck.ingress import IngressMap
 from sipcheck.numbers import InvalidNumber, NumberKind, PhoneNumber, is_anonymous, parse_number
 from sipcheck.policy import CompiledPolicy, decide, decide_anonymous
 from sipcheck.verdict import Action, Verdict
@@ -203,12 +204,15 @@ def screen_array(
     tables: BatchTables,
     policy: CompiledPolicy,
     today: date,
+    ingress_map: IngressMap | None = None,
 ) -> BatchResult:
     """Screen ``numbers`` (with the matching ingress peers, or none) and return every row's verdict.
 
     Row i gets the verdict `Screener.check(numbers[i], ingress[i])` would give on
-    the same data, policy and day.
+    the same data, policy and day; each distinct ingress peer is resolved once by ``ingress_map``
+    (the one mapping every edge uses).
     """
+    resolve = (ingress_map or IngressMap()).resolve
     arr = _as_text_array(numbers)
     count = len(arr)
     if ingress is not None and len(ingress) != count:
@@ -310,7 +314,8 @@ def screen_array(
         codes_of: dict[str | None, int] = {None: -2}
         for peer in set(ingress):
             if peer is not None:
-                codes_of[peer] = tables.trunks.get(peer, -1)
+                trunk = resolve(peer)
+                codes_of[peer] = -2 if trunk is None else tables.trunks.get(trunk, -1)
         ingress_code = np.fromiter(map(codes_of.__getitem__, ingress), dtype=np.int64, count=count)
 
     # Pack the facts into one signature per row. Invalid rows have no other facts.
@@ -329,7 +334,7 @@ def screen_array(
     verdicts: list[Verdict] = []
     for row in first.tolist():
         text = str(arr[row])
-        peer = None if ingress is None else ingress[row]
+        peer = None if ingress is None or ingress[row] is None else resolve(ingress[row])
         if kind[row] == KIND_ANONYMOUS:
             # As Screener does: an anonymous caller is no invalid number; it has its own verdict.
             verdicts.append(decide_anonymous(text, policy))

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         with configured_store(settings) as store:
-            screener = Screener(store, settings.compiled_policy(), settings.clock())
+            screener = Screener(store, settings.compiled_policy(), settings.clock(), settings.ingress_map())
             verdicts = screener.check_many(_numbers(args), args.ingress)
     except (StoreError, OSError) as exc:
         return error(str(exc))

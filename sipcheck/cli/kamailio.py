@@ -42,14 +42,9 @@ def register(subparsers: Any) -> None:
 
 
 def _ingress(settings: Settings) -> tuple[list[str], Callable[[str], str | None]]:
-    """The peers to publish and the peer → ingress mapping (sip.peer_trunks; else the peer's IP)."""
-    trunks = settings.sip.peer_trunks
-
-    def resolve(peer: str) -> str | None:
-        host = peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
-        return trunks.get(peer) or trunks.get(host) or host
-
-    return sorted(trunks), resolve
+    """The peers to publish and the peer → ingress mapping: the one every edge uses."""
+    ingress = settings.ingress_map()
+    return ingress.peers, ingress.resolve
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -159,7 +154,8 @@ def _explain(args: argparse.Namespace) -> int:
             today = japan_date(clock())
             view = build_view(tables, settings.compiled_policy(), [today], peers, resolve)
             answer = lookup(view.entries, caller, ip, int(port), day_key(today))
-            library = Screener(store, settings.compiled_policy(), clock).check(caller, resolve(args.peer))
+            screener = Screener(store, settings.compiled_policy(), clock, settings.ingress_map())
+            library = screener.check(caller, args.peer)
     except (StoreError, OSError) as exc:
         return error(str(exc))
     expected = encode_verdict(library)

@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 today,
                 column=args.column,
                 ingress_column=args.ingress_column,
+                ingress_map=settings.ingress_map(),
                 chunk_rows=args.chunk_rows,
                 progress=False if args.quiet else None,
                 strict=args.strict,

@@ -35,9 +35,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from sipcheck.facts import Facts
-from sipcheck.numbers import InvalidNumber, parse_number_cached
-from sipcheck.policy import decide, decide_anonymous
 from sipcheck.screener import Screener
 from sipcheck.settings import Settings, load_settings
 from sipcheck.sip.admission import Admission
@@ -80,18 +77,11 @@ class ScreeningBridge:
 
     async def screen(self, caller: CallerId, ingress: str | None) -> Verdict:
         screener = self.screener
-        if caller.number is None:
-            return decide_anonymous(caller.from_value, screener.policy)
         try:
             async with asyncio.timeout(self.budget_s):
                 return await screener.acheck(caller.number, ingress)
         except TimeoutError:
-            try:
-                number = parse_number_cached(caller.number)
-            except InvalidNumber as exc:
-                return decide(Facts.invalid(caller.number, exc), screener.policy, screener.today())
-            facts = Facts.unavailable(caller.number, number, ingress)
-            return decide(facts, screener.policy, screener.today())
+            return screener.unavailable(caller.number, ingress)
 
 
 StoreFactory = Callable[[Settings], contextlib.AbstractContextManager[FactStore]]
@@ -153,7 +143,7 @@ async def run_agent_async(
         loop.call_soon_threadsafe(admission.release, call_id, time.monotonic())
 
     with store_factory(settings) as store:
-        screener = Screener(store, settings.compiled_policy(), settings.clock())
+        screener = Screener(store, settings.compiled_policy(), settings.clock(), settings.ingress_map())
         runtime = PjRuntime(
             RuntimeConfig(
                 bind_host=backend_host,
@@ -179,7 +169,6 @@ async def run_agent_async(
             admitted=admitted,
             released=released,
             contact_host=backend_host,
-            peer_trunks=sip.peer_trunks,
             retry_after_s=sip.retry_after_s,
         )
         await asyncio.to_thread(runtime.start)

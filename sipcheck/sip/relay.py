@@ -339,7 +339,6 @@ class RelayAgent:
         admitted: Notify | None = None,
         released: Notify | None = None,
         contact_host: str = "127.0.0.1",
-        peer_trunks: dict[str, str] | None = None,
         retry_after_s: int = 1,
     ) -> None:
         self.runtime = runtime
@@ -352,7 +351,6 @@ class RelayAgent:
         self.admitted = admitted
         self.released = released
         self.contact_host = contact_host
-        self.peer_trunks = dict(peer_trunks or {})
         self.retry_after = (("Retry-After", str(retry_after_s)),)
         self.sessions: dict[int, RelaySession] = {}
         self.peak_sessions = 0
@@ -414,8 +412,8 @@ class RelayAgent:
         if self.admitted is not None:
             self.admitted(session.call_id)
         session.screening = True
-        ingress = self.peer_trunks.get(peer) or self.peer_trunks.get(peer_host) or peer_host
-        future = self.screen(caller, ingress)
+        # The sending peer as it is: the Screener resolves it (sipcheck.ingress), as every edge does.
+        future = self.screen(caller, peer)
         future.add_done_callback(lambda f: self.runtime.submit(lambda: session.on_verdict(f)))
 
     def _refuse(self, leg: Leg, code: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from sipcheck.numbers import is_anonymous
+
 COMPACT = {
     "f": "from",
     "t": "to",
@@ -149,20 +151,15 @@ def uri_user(uri: str) -> str:
     return ""
 
 
-def _is_anonymous_uri(uri: str) -> bool:
-    lowered = uri.lower()
-    return "anonymous" in lowered or not uri_user(uri)
-
-
 @dataclass(frozen=True, slots=True)
 class CallerId:
     """Who is calling, as the agent screens it.
 
-    ``number`` is the text handed to `Screener` (a URI `sipcheck.numbers` can
-    parse) or None for an anonymous call; ``source`` says which header it came from.
+    ``number`` is the URI handed to `Screener`, which decides (with `numbers.is_anonymous`, the
+    one anonymity rule) whether it is an anonymous caller; ``source`` says which header it came from.
     """
 
-    number: str | None
+    number: str
     source: str  # "p-asserted-identity" | "from"
     privacy: str | None
     from_value: str
@@ -170,14 +167,14 @@ class CallerId:
 
     @property
     def anonymous(self) -> bool:
-        return self.number is None
+        return is_anonymous(self.number)
 
 
 def caller_identity(msg: SipMessage, trusted: bool) -> CallerId:
     """The caller: P-Asserted-Identity when the peer is trusted (RFC 3325), else From.
 
-    An anonymous From with no trusted assertion gives ``number=None`` (screened
-    as anonymous, not as an invalid number). ``Privacy: id`` with a trusted
+    A trusted assertion that is itself anonymous is skipped (the From is screened then; an
+    anonymous From is screened as anonymous, not as an invalid number). ``Privacy: id`` with a trusted
     assertion still screens the asserted number: the network knows it even if
     the callee must not see it.
     """
@@ -188,17 +185,14 @@ def caller_identity(msg: SipMessage, trusted: bool) -> CallerId:
         for value in msg.all("p-asserted-identity"):
             for item in value.split(","):
                 uri = uri_of(item)
-                if uri.lower().startswith(("tel:", "sip:", "sips:")) and not _is_anonymous_uri(uri):
+                if uri.lower().startswith(("tel:", "sip:", "sips:")) and not is_anonymous(uri):
                     pai = item.strip()
                     break
             if pai:
                 break
     if pai is not None:
         return CallerId(uri_of(pai), "p-asserted-identity", privacy, from_value, pai)
-    uri = uri_of(from_value)
-    if _is_anonymous_uri(uri):
-        return CallerId(None, "from", privacy, from_value, None)
-    return CallerId(uri, "from", privacy, from_value, None)
+    return CallerId(uri_of(from_value), "from", privacy, from_value, None)
 
 
 def build_response(
