@@ -7,21 +7,20 @@ does, sends INVITEs from two loopback peers, and compares each answer with `Scre
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from kamailio_run import invite, kamailio_settings, running_kamailio
 
-from sipcheck.kamailio import cfg, dbtext
-from sipcheck.kamailio.rpc import KamailioRpc, RpcError
+from sipcheck.ingress import IngressMap
+from sipcheck.kamailio import dbtext
+from sipcheck.kamailio.rpc import KamailioRpc
 from sipcheck.kamailio.view import build_view, day_key, encode_verdict
 from sipcheck.sample import sample_parts
 from sipcheck.screener import Screener
@@ -29,10 +28,9 @@ from sipcheck.settings import Settings
 from sipcheck.sip.harness import free_port
 from sipcheck.store import MemoryStore
 
-HARNESS = Path(__file__).with_name("harness.cfg")
 DAY = date(2026, 8, 1)
 JST = timezone(timedelta(hours=9))
-PEERS = {"127.0.0.2": "trunk-a"}
+INGRESS = IngressMap({"127.0.0.2": "trunk-a"})
 CALLERS = [
     "0352535111",
     "+81352535111",
@@ -61,73 +59,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def resolve(peer: str) -> str:
-    host = peer.rsplit(":", 1)[0]
-    return PEERS.get(peer) or PEERS.get(host) or host
-
-
 @pytest.fixture
 def kamailio(tmp_path: Path) -> Iterator[tuple[int, KamailioRpc]]:
-    sip_port, rpc_port = free_port(), free_port()
-    settings = Settings(
-        data_dir=tmp_path,
-        kamailio={"rpc": f"udp:127.0.0.1:{rpc_port}", "view_dir": str(tmp_path / "view")},
-        sip={"trusted_peers": ["127.0.0.0/8"]},
-    )
+    settings = kamailio_settings(tmp_path, sip={"trusted_peers": ["127.0.0.0/8"]})
     store = MemoryStore(sample_parts())
-    view = build_view(store.tables, settings.compiled_policy(), [DAY], PEERS, resolve)
+    view = build_view(store.tables, settings.compiled_policy(), [DAY], INGRESS.peers, INGRESS.resolve)
     dbtext.write_table(tmp_path / "view", "sipcheck_a", view.entries)
     dbtext.write_table(tmp_path / "view", "sipcheck_b", {})
-    cfg.write(settings, tmp_path / "screen.cfg")
-    shutil.copy(HARNESS, tmp_path / "harness.cfg")
-    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    args = [
-        binary,
-        "-m",
-        "256",
-        "-DD",
-        "-E",
-        "-f",
-        str(tmp_path / "harness.cfg"),
-        "-Y",
-        str(tmp_path),
-        "-w",
-        str(tmp_path),
-        "-A",
-        f"LISTEN=udp:127.0.0.1:{sip_port}",
-    ]
-    with open(tmp_path / "kamailio.log", "wb") as log:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-    rpc = KamailioRpc(("127.0.0.1", rpc_port), timeout_s=0.5)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                rpc.get_int("sipcheck_gen")
-                break
-            except RpcError:
-                assert proc.poll() is None, (tmp_path / "kamailio.log").read_text(errors="replace")[-3000:]
-                assert time.monotonic() < deadline, "kamailio did not answer RPC"
-        rpc.timeout_s = 5
+    sip_port = free_port()
+    with running_kamailio(tmp_path, settings, sip_port) as rpc:
         yield sip_port, rpc
-    finally:
-        rpc.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-
-
-def invite(sock: socket.socket, port: int, caller: str, n: int) -> tuple[int, dict[str, str]]:
-    here = sock.getsockname()
-    msg = (
-        f"INVITE sip:callee@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {here[0]}:{here[1]};branch=z9hG4bKt{n}\r\n"
-        f"From: <sip:{caller}@pbx.example>;tag=f{n}\r\nTo: <sip:callee@127.0.0.1>\r\nCall-ID: t{n}@test\r\n"
-        "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nX-Sipcheck-Verdict: allow\r\nContent-Length: 0\r\n\r\n"
-    )
-    sock.sendto(msg.encode(), ("127.0.0.1", port))
-    lines = sock.recvfrom(65535)[0].decode().split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    return int(lines[0].split()[1]), headers
 
 
 def test_kamailio_answers_every_caller_as_the_library_does(kamailio: tuple[int, KamailioRpc]) -> None:
@@ -137,7 +78,7 @@ def test_kamailio_answers_every_caller_as_the_library_does(kamailio: tuple[int, 
     rpc.set_int("sipcheck_until", int(time.time()) + 120)
     store = MemoryStore(sample_parts())
     moment = datetime(2026, 8, 1, 12, tzinfo=JST)
-    screener = Screener(store, Settings().compiled_policy(), lambda: moment)
+    screener = Screener(store, Settings().compiled_policy(), lambda: moment, INGRESS)
     codes = set()
     for ip in ("127.0.0.1", "127.0.0.2"):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -145,7 +86,7 @@ def test_kamailio_answers_every_caller_as_the_library_does(kamailio: tuple[int, 
             sock.settimeout(3)
             for n, caller in enumerate(CALLERS):
                 code, headers = invite(sock, port, caller, n + (100 if ip.endswith("2") else 0))
-                expected = encode_verdict(screener.check(caller, resolve(f"{ip}:{sock.getsockname()[1]}")))
+                expected = encode_verdict(screener.check(caller, f"{ip}:{sock.getsockname()[1]}"))
                 want_code, _phrase, want_headers = expected.split("|", 2)
                 want = dict(line.split(": ", 1) for line in want_headers.split("\r\n") if line)
                 got = {k: v for k, v in headers.items() if k.startswith("X-Sipcheck") or k == "Reason"}
