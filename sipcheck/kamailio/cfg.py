@@ -81,8 +81,22 @@ route[SCREEN] {
 # The screened user part: P-Asserted-Identity from a trusted peer unless it is anonymous, else From
 # (sipcheck.sip.sipmsg.caller_identity).
 route[SC_CALLER] {
-	$var(sc_user) = $fU;
+	# A $var set from a null (a URI with no user part) would hold 0: start from "".
+	$var(sc_user) = "";
+	if ($fU != $null) {
+		$var(sc_user) = $fU;
+	}
 @TRUSTED_BRANCH@
+	# A percent-encoded "no number" word (非通知): s.unescape.user does not decode it to text the
+	# view can match, so the view also keys these words as a URI carries them.
+	$var(sc_anon) = 0;
+	if ($var(sc_user) =~ "%") {
+		$var(sc_k) = "a:" + $(var(sc_user){s.tolower});
+		route(SC_GET);
+		if ($vn(sc_r) != $null) {
+			$var(sc_anon) = 1;
+		}
+	}
 	$var(sc_user) = $(var(sc_user){s.unescape.user}{s.select,0,;});
 	$var(sc_user) = $(var(sc_user){s.rm,-}{s.rm,.}{s.rm,(}{s.rm,)}{s.rm, });
 }
@@ -98,7 +112,7 @@ route[SC_GET] {
 route[SC_VERDICT] {
 	$vn(sc_v) = $null;
 	$var(sc_len) = $(var(sc_user){s.len});
-	if ($var(sc_len) == 0) {
+	if ($var(sc_len) == 0 || $var(sc_anon) == 1) {
 		$var(sc_key) = "v:anon";
 		route(SC_FINAL);
 		return;
@@ -249,11 +263,17 @@ def render(settings: Settings) -> str:
     if nets:
         trusted = (
             f'\tif (is_in_subnet("$si", "{",".join(nets)}") && is_present_hf("P-Asserted-Identity")) {{\n'
-            "\t\t$var(sc_pai) = $(ai{uri.user});\n"
-            '\t\t$var(sc_k) = "a:" + $(var(sc_pai){s.unescape.user}{s.tolower});\n'
-            "\t\troute(SC_GET);\n"
-            '\t\tif ($var(sc_pai) != "" && $vn(sc_r) == $null) {\n'
-            "\t\t\t$var(sc_user) = $var(sc_pai);\n"
+            "\t\t$vn(sc_pai) = $(ai{uri.user});\n"
+            '\t\tif ($vn(sc_pai) != $null && $vn(sc_pai) != "") {\n'
+            '\t\t\t$var(sc_k) = "a:" + $(vn(sc_pai){s.unescape.user}{s.tolower});\n'
+            "\t\t\troute(SC_GET);\n"
+            "\t\t\tif ($vn(sc_r) == $null) {\n"
+            '\t\t\t\t$var(sc_k) = "a:" + $(vn(sc_pai){s.tolower});\n'
+            "\t\t\t\troute(SC_GET);\n"
+            "\t\t\t}\n"
+            "\t\t\tif ($vn(sc_r) == $null) {\n"
+            "\t\t\t\t$var(sc_user) = $vn(sc_pai);\n"
+            "\t\t\t}\n"
             "\t\t}\n"
             "\t}"
         )

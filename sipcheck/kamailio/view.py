@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from urllib.parse import quote
 
 from sipcheck.facts import Facts, OperatorFacts
 from sipcheck.kamailio.forms import form_entries
@@ -192,6 +193,8 @@ def build_view(
         entries[f"s:{number}"] = "1"
     for user in ANONYMOUS_USERS:
         entries[f"a:{user.lower()}"] = "1"
+        # As a URI carries it (非通知 percent-encoded): the script also looks up the raw user part.
+        entries[f"a:{quote(user).lower()}"] = "1"
     trunk_ops: dict[str, OperatorFacts | None] = {UNKNOWN_TRUNK: None}
     trunk_ids: dict[OperatorFacts, str] = {}
     for peer in sorted(set(peers) | set(tables.trunks)):
