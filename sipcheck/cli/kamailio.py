@@ -155,7 +155,7 @@ def _explain(args: argparse.Namespace) -> int:
             view = build_view(tables, settings.compiled_policy(), [today], peers, resolve)
             answer = lookup(view.entries, caller, ip, int(port), day_key(today))
             screener = Screener(store, settings.compiled_policy(), clock, settings.ingress_map())
-            library = screener.check(caller, args.peer)
+            library = screener.check(args.caller, args.peer)  # the URI as given: the library unescapes it
     except (StoreError, OSError) as exc:
         return error(str(exc))
     expected = encode_verdict(library)

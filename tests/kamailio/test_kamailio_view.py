@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from sipcheck.ingress import IngressMap
 from sipcheck.kamailio import dbtext, forms
 from sipcheck.kamailio.lookup import lookup
 from sipcheck.kamailio.view import View, build_view, day_key, encode_verdict
@@ -25,12 +26,7 @@ from sipcheck.store import MemoryStore
 
 DAY = date(2026, 8, 1)
 JST = timezone(timedelta(hours=9))
-PEERS = {"127.0.0.2": "trunk-a", "127.0.0.3:5070": "trunk-b"}
-
-
-def resolve(peer: str) -> str:
-    host = peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
-    return PEERS.get(peer) or PEERS.get(host) or host
+INGRESS = IngressMap({"127.0.0.2": "trunk-a", "127.0.0.3:5070": "trunk-b"})
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +36,12 @@ def store() -> MemoryStore:
 
 @pytest.fixture(scope="module")
 def view(store: MemoryStore) -> View:
-    return build_view(store.tables, PolicyConfig().compile(), [DAY], PEERS, resolve)
+    return build_view(store.tables, PolicyConfig().compile(), [DAY], INGRESS.peers, INGRESS.resolve)
 
 
 def screener(store: MemoryStore, day: date = DAY) -> Screener:
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=JST)
-    return Screener(store, PolicyConfig().compile(), lambda: moment)
+    return Screener(store, PolicyConfig().compile(), lambda: moment, INGRESS)
 
 
 def test_the_form_trie_reads_digits_as_parse_number_does() -> None:
@@ -109,6 +105,7 @@ def test_the_walk_over_the_view_gives_the_library_verdict(store: MemoryStore, vi
         "05099990000",
         "0352535111",
         "+14155550100",
+        "%E9%9D%9E%E9%80%9A%E7%9F%A5",  # 非通知 as a URI carries it
         "",
     ]
     seen: set[str] = set()
@@ -121,7 +118,8 @@ def test_the_walk_over_the_view_gives_the_library_verdict(store: MemoryStore, vi
         ip, port = rng.choice(
             [("127.0.0.1", 5060), ("127.0.0.2", 5060), ("127.0.0.3", 5070), ("127.0.0.3", 9)]
         )
-        expected = encode_verdict(scr.check(user or "anonymous", resolve(f"{ip}:{port}")))
+        # The library screens the URI the user part came from (it unescapes it, as the script must).
+        expected = encode_verdict(scr.check(f"sip:{user}@pbx.example", f"{ip}:{port}"))
         answer = lookup(view.entries, user, ip, port, day_key(DAY))
         assert answer.value == expected, (user, ip, port, answer.steps)
         seen.add(expected.split("|", 1)[0] + expected.split("\r\n")[0])
@@ -144,7 +142,7 @@ def test_verdicts_follow_certification_dates_across_jst_midnight(store: MemorySt
     changed = MemoryStore({**parts, Component.CERTIFICATIONS: replace(certs, records=ending)})
     assert any(isinstance(c, Certification) and c.status is CertStatus.CERTIFIED for c in ending)
     after = DAY + timedelta(days=1)
-    view = build_view(changed.tables, PolicyConfig().compile(), [DAY, after], PEERS, resolve)
+    view = build_view(changed.tables, PolicyConfig().compile(), [DAY, after], INGRESS.peers, INGRESS.resolve)
     today = lookup(view.entries, "0352535111", "127.0.0.2", 5060, day_key(DAY))
     tomorrow = lookup(view.entries, "0352535111", "127.0.0.2", 5060, day_key(after))
     assert today.value == encode_verdict(screener(changed, DAY).check("0352535111", "trunk-a"))
