@@ -120,6 +120,16 @@ def rtp_streams(datagrams: list[pcap.UdpDatagram]) -> list[RtpStream]:
     ]
 
 
+def capture_streams(path: str | Path, port: int | None = None) -> list[RtpStream]:
+    """The G.711 RTP streams of a capture file (those sent to ``port`` when given), most packets first.
+
+    A port can carry more than one stream: rtpengine plays the tone with an SSRC of its own beside
+    the party's forwarded audio, so "the stream to port N" is not one stream.
+    """
+    streams = rtp_streams(pcap.read_capture(path))
+    return [s for s in streams if port is None or s.dport == port]
+
+
 def audio_from_capture(
     datagrams: list[pcap.UdpDatagram],
     source: str,

@@ -441,11 +441,10 @@ def parse_sip(d: pcap.UdpDatagram) -> SipMessage:
     return SipMessage(d.time, d.sport, d.dport, lines[0], headers, body)
 
 
-def verify_tone(path: Path, ssrc: int) -> dict[str, Any]:
-    """`sipcheck tone verify` on one RTP stream of a capture, as its JSON."""
-    result = sipcheck_cli(
-        "tone", "verify", str(path), "--profile", PROFILE, "--ssrc", hex(ssrc), "--json", check=False
-    )
+def verify_tone(path: Path, ssrc: int | None = None, port: int | None = None) -> dict[str, Any]:
+    """`sipcheck tone verify` on one RTP stream of a capture (by SSRC, or what goes to a port), as JSON."""
+    choose = ["--ssrc", hex(ssrc)] if ssrc is not None else ["--port", str(port)]
+    result = sipcheck_cli("tone", "verify", str(path), "--profile", PROFILE, *choose, "--json", check=False)
     assert result.returncode in (0, 1, 3), result.stderr
     out: dict[str, Any] = json.loads(result.stdout)
     return out

@@ -180,6 +180,11 @@ def read_call(carrier: Carrier, path: Path, caller: Sipp) -> tuple[Capture, Call
             [p for p in received if p.ssrc in party_ssrcs],
             verify_tone(path, ssrc),
         )
+        # What a tester has: the party's port, not rtpengine's SSRC. Two streams go to that port (the
+        # tone and, after it, the other party's audio); verify must find the tone by its content.
+        by_port = verify_tone(path, port=port)
+        assert by_port["outcome"] == "pass" and f"SSRC 0x{ssrc:08x}" in by_port["stream"], (name, by_port)
+        assert by_port["streams_considered"] == len({p.ssrc for p in received}) >= 2, by_port
     return cap, Call(call_id, oks_in[0].time, oks_out[0].time, legs)
 
 
