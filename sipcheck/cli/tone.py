@@ -87,40 +87,18 @@ def _burst_line(check: Any) -> str:
 _OUTCOME_RANK = {"pass": 2, "inconclusive": 1, "fail": 0}
 
 
-def _candidate_ssrcs(args: argparse.Namespace) -> list[int | None]:
-    """The SSRCs to try for a capture with no --ssrc: every stream (to --port, if given), or
-    [None] for audio files, where read_audio chooses."""
-    from sipcheck.tones.audiofile import capture_streams, guess_format
-
-    path = Path(args.file)
-    if not path.is_file():
-        return [None]
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    fmt = args.format or guess_format(path, head)
-    if fmt != "pcap":
-        return [None]
-    streams = capture_streams(path, args.port)
-    return [s.ssrc for s in streams] if len(streams) > 1 else [None]
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from sipcheck.tones import AudioFormatError, ProfileError, load_profile, read_audio, validate_recording
+    from sipcheck.tones import AudioFormatError, ProfileError, load_profile, validate_recording
+    from sipcheck.tones.audiofile import read_audio_candidates
 
     try:
         profile = load_profile(_profile_name(args))
         ssrc = int(args.ssrc, 0) if args.ssrc is not None else None
-        candidates = [ssrc] if ssrc is not None else _candidate_ssrcs(args)
+        candidates = read_audio_candidates(
+            args.file, fmt=args.format, channel=args.channel, ssrc=ssrc, port=args.port, conceal=args.conceal
+        )
         tried: list[tuple[int, int, Any, Any]] = []
-        for candidate in candidates:
-            audio = read_audio(
-                args.file,
-                fmt=args.format,
-                channel=args.channel,
-                ssrc=candidate,
-                port=args.port,
-                conceal=args.conceal,
-            )
+        for audio in candidates:
             result = validate_recording(audio, profile, offset_ms=args.offset_ms)
             tried.append((_OUTCOME_RANK[result.outcome], -len(tried), audio, result))
         # Several streams to one party (the tone's own SSRC beside forwarded audio): the one that

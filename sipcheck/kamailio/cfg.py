@@ -87,18 +87,25 @@ route[SC_CALLER] {
 		$var(sc_user) = $fU;
 	}
 @TRUSTED_BRANCH@
-	# A percent-encoded "no number" word (非通知): s.unescape.user does not decode it to text the
-	# view can match, so the view also keys these words as a URI carries them.
+	# A percent-encoded "no number" word (非通知): s.unescape.user fails on non-ASCII escapes, so it
+	# is matched as the URI carries it (the view keys these words both ways) before unescaping.
 	$var(sc_anon) = 0;
 	if ($var(sc_user) =~ "%") {
-		$var(sc_k) = "a:" + $(var(sc_user){s.tolower});
-		route(SC_GET);
-		if ($vn(sc_r) != $null) {
-			$var(sc_anon) = 1;
-		}
+		$var(sc_t) = $var(sc_user);
+		route(SC_ANON);
 	}
 	$var(sc_user) = $(var(sc_user){s.unescape.user}{s.select,0,;});
 	$var(sc_user) = $(var(sc_user){s.rm,-}{s.rm,.}{s.rm,(}{s.rm,)}{s.rm, });
+}
+
+# Whether the user part $var(sc_t), as sent, is a "no number" word: $var(sc_anon) 1 or 0.
+route[SC_ANON] {
+	$var(sc_k) = "a:" + $(var(sc_t){s.tolower});
+	route(SC_GET);
+	$var(sc_anon) = 0;
+	if ($vn(sc_r) != $null) {
+		$var(sc_anon) = 1;
+	}
 }
 
 route[SC_GET] {
@@ -265,13 +272,9 @@ def render(settings: Settings) -> str:
             f'\tif (is_in_subnet("$si", "{",".join(nets)}") && is_present_hf("P-Asserted-Identity")) {{\n'
             "\t\t$vn(sc_pai) = $(ai{uri.user});\n"
             '\t\tif ($vn(sc_pai) != $null && $vn(sc_pai) != "") {\n'
-            '\t\t\t$var(sc_k) = "a:" + $(vn(sc_pai){s.unescape.user}{s.tolower});\n'
-            "\t\t\troute(SC_GET);\n"
-            "\t\t\tif ($vn(sc_r) == $null) {\n"
-            '\t\t\t\t$var(sc_k) = "a:" + $(vn(sc_pai){s.tolower});\n'
-            "\t\t\t\troute(SC_GET);\n"
-            "\t\t\t}\n"
-            "\t\t\tif ($vn(sc_r) == $null) {\n"
+            "\t\t\t$var(sc_t) = $vn(sc_pai);\n"
+            "\t\t\troute(SC_ANON);\n"
+            "\t\t\tif ($var(sc_anon) == 0) {\n"
             "\t\t\t\t$var(sc_user) = $vn(sc_pai);\n"
             "\t\t\t}\n"
             "\t\t}\n"

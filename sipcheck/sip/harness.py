@@ -48,6 +48,16 @@ def free_port(kind: int = socket.SOCK_DGRAM, both: bool = True) -> int:
     raise OSError("no free loopback port")
 
 
+def udp_port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something has bound UDP ``port`` (a server started in another process is listening)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def free_port_block(count: int, start: int = 20000, stop: int = 60000) -> int:
     """The first port of ``count`` consecutive free UDP ports (media ranges, agent port runs).
 

@@ -120,16 +120,6 @@ def rtp_streams(datagrams: list[pcap.UdpDatagram]) -> list[RtpStream]:
     ]
 
 
-def capture_streams(path: str | Path, port: int | None = None) -> list[RtpStream]:
-    """The G.711 RTP streams of a capture file (those sent to ``port`` when given), most packets first.
-
-    A port can carry more than one stream: rtpengine plays the tone with an SSRC of its own beside
-    the party's forwarded audio, so "the stream to port N" is not one stream.
-    """
-    streams = rtp_streams(pcap.read_capture(path))
-    return [s for s in streams if port is None or s.dport == port]
-
-
 def audio_from_capture(
     datagrams: list[pcap.UdpDatagram],
     source: str,
@@ -232,3 +222,35 @@ def read_audio(
     return audio_from_bytes(
         data, fmt or guess_format(p, data[:4]), str(p), channel=channel, ssrc=ssrc, port=port, conceal=conceal
     )
+
+
+def read_audio_candidates(
+    path: str | Path,
+    *,
+    fmt: AudioFormat | None = None,
+    channel: int = 0,
+    ssrc: int | None = None,
+    port: int | None = None,
+    conceal: rtp.Concealment = "silence",
+) -> list[Audio]:
+    """What `read_audio` reads, but for a capture with no ``ssrc``: every RTP stream (sent to
+    ``port`` when given), most packets first, from one parse of the file.
+
+    A port can carry more than one stream: rtpengine plays the tone with an SSRC of its own beside
+    the party's forwarded audio, so "the stream to port N" is not one stream; the caller judges
+    which holds what it looks for. Anything else is the one `read_audio` result.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise AudioFormatError(str(p), f"cannot read: {exc.strerror or exc}") from exc
+    if not data:
+        raise AudioFormatError(str(p), "empty file")
+    fmt = fmt or guess_format(p, data[:4])
+    if fmt != "pcap" or ssrc is not None:
+        return [audio_from_bytes(data, fmt, str(p), channel=channel, ssrc=ssrc, port=port, conceal=conceal)]
+    datagrams = pcap.parse_capture(data, str(p))
+    streams = [s for s in rtp_streams(datagrams) if port is None or s.dport == port]
+    ssrcs: list[int | None] = [s.ssrc for s in streams] if len(streams) > 1 else [None]
+    return [audio_from_capture(datagrams, str(p), ssrc=x, port=port, conceal=conceal) for x in ssrcs]

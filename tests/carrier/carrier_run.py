@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sipcheck.sip.harness import free_port_block
+from sipcheck.sip.harness import free_port_block, udp_port_in_use
 from sipcheck.tones import pcap, rtp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,15 +78,6 @@ class PortPool:
         assert port + count - 1 <= self.last, "the port pool is exhausted"
         self._next += count
         return port
-
-
-def udp_port_bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 @contextlib.contextmanager
@@ -495,7 +486,7 @@ def sipp_uas(scenario: str, party: Sipp, workdir: Path) -> Iterator[subprocess.P
     """A SIPp callee, listening before this yields."""
     with process(sipp_args(scenario, party, workdir), party.log, cwd=workdir) as proc:
         wait_for(
-            f"SIPp {party.name} to listen", lambda: proc.poll() is not None or udp_port_bound(party.sip_port)
+            f"SIPp {party.name} to listen", lambda: proc.poll() is not None or udp_port_in_use(party.sip_port)
         )
         assert proc.poll() is None, tail(party.log) + tail(workdir / f"{party.name}-errors.log")
         yield proc

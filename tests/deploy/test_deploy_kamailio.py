@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sipcheck.kamailio.rpc import KamailioRpc, RpcError
-from sipcheck.sip.harness import free_port
+from sipcheck.sip.harness import free_port, udp_port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -35,15 +34,6 @@ pytestmark = pytest.mark.skipif(
     and (not (shutil.which("kamailio") or Path("/usr/sbin/kamailio").exists()) or not shutil.which("sipp")),
     reason="kamailio and sipp are installed by scripts/test (apt-get); absent here",
 )
-
-
-def udp_port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def wait_for(predicate: object, what: str, timeout: float = 20.0) -> None:
@@ -174,7 +164,7 @@ def test_suspended_caller_is_rejected_with_608_and_never_reaches_the_callee(
         str(tmp_path / "callee-errors.log"),
     ]
     with process(callee, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as uas:
-        wait_for(lambda: udp_port_taken(chain["callee"]), "the SIPp callee to listen")
+        wait_for(lambda: udp_port_in_use(chain["callee"]), "the SIPp callee to listen")
         # Blocked first: if the proxy relayed it, the callee would spend its one call on it.
         assert sipp_caller(tmp_path, chain["proxy"], "uac_blocked.xml", "05010009999", "suspended") == 0
         assert (
