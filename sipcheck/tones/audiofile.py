@@ -154,8 +154,10 @@ def audio_from_capture(
             times.append(d.time)
     result = rtp.depacketize(packets, conceal=conceal)
     arrival = np.array(times)[result.kept_indices]
-    # The least-delayed packet pins the sender's clock: jitter only ever adds delay.
-    t0 = float(np.min(arrival - result.offsets / 8000.0))
+    # The stream's first packet (lowest sequence number) pins its clock: a party's jitter buffer
+    # starts playing on it. Media servers send ahead of real time (rtpengine's player bursts up to
+    # ~170 ms), so the least-delayed later packet would place the tone too late by that lead.
+    t0 = float(arrival[0] - result.offsets[0] / 8000.0)
     answered = sipmsg.answer_time(datagrams)
     return Audio(
         samples=result.samples,

@@ -2,9 +2,11 @@
 
 Depacketizing reorders by extended sequence number, drops duplicates, and
 places each payload by its RTP timestamp, so a missing packet leaves a hole
-of exactly its duration. Holes are reported in a ``lost`` mask so validation
-knows which tone edges it cannot trust, and are filled either with silence
-or by repeating the previous frame (simple concealment, as a phone does).
+of exactly its duration. Holes where sequence numbers are missing are reported
+in a ``lost`` mask so validation knows which tone edges it cannot trust; a hole
+between consecutive sequence numbers was never sent and is plain silence. Lost
+holes are filled either with silence or by repeating the previous frame
+(simple concealment, as a phone does).
 """
 
 from __future__ import annotations
@@ -153,9 +155,30 @@ def depacketize(packets: Sequence[RtpPacket], *, conceal: Concealment = "silence
         payload = packets[i].payload
         pcm[off : off + len(payload)] = from_pcm16(g711.decode(payload, codec))
         lost[off : off + len(payload)] = False
+    _clear_unsent_holes(lost, offsets, [packets[i] for i in kept], [ext[i] for i in kept])
     if conceal == "repeat":
         _conceal_by_repetition(pcm, lost)
     return Depacketized(pcm, lost, codec, offsets, np.array(kept, dtype=np.int64))
+
+
+def _clear_unsent_holes(
+    lost: npt.NDArray[np.bool_], offsets: npt.NDArray[np.int64], kept: list[RtpPacket], ext: list[int]
+) -> None:
+    """Unmark holes the sender never filled (in place): a timestamp jump between packets whose
+    sequence numbers are consecutive.
+
+    RFC 3550 numbers every packet sent, so a hole bracketed by consecutive sequence numbers held no
+    packet: the sender sent no audio for that time (silence suppression, a player that skipped).
+    That silence is a fact to judge, not loss: a tone burst that belonged there fails. A hole with a
+    sequence gap had packets sent that never reached the capture, so it stays lost (inconclusive).
+    """
+    for k in range(len(kept) - 1):
+        if ext[k + 1] != ext[k] + 1:
+            continue
+        end = int(offsets[k]) + len(kept[k].payload)
+        start = int(offsets[k + 1])
+        if start > end:
+            lost[end:start] = False
 
 
 def _conceal_by_repetition(pcm: FloatArray, lost: npt.NDArray[np.bool_]) -> None:

@@ -202,11 +202,15 @@ class RtpEngine:
     log: Path
     port_min: int
     port_max: int
+    pid: int | None = None
 
 
 @contextlib.contextmanager
-def running_rtpengine(workdir: Path, pool: PortPool, media_ports: int = 40) -> Iterator[RtpEngine]:
-    """rtpengine with deploy/rtpengine/rtpengine.conf, its ports overridden on the command line."""
+def running_rtpengine(
+    workdir: Path, pool: PortPool, media_ports: int = 40, extra_args: Sequence[str] = ()
+) -> Iterator[RtpEngine]:
+    """rtpengine with deploy/rtpengine/rtpengine.conf, its ports overridden on the command line
+    (``extra_args`` after them: more overrides, e.g. ``--num-threads=N``)."""
     exe = binaries()["rtpengine"] or "rtpengine"
     ng_port, cli_port = pool.take(), pool.take()
     port_min = pool.take(media_ports)
@@ -219,14 +223,14 @@ def running_rtpengine(workdir: Path, pool: PortPool, media_ports: int = 40) -> I
     try:
         # The shipped config first; rtpengine run as a user that may not read it falls back to none.
         for config in (f"--config-file={RTPENGINE_CONF}", "--config-file=none"):
-            with process([*base, config], log) as proc:
+            with process([*base, config, *extra_args], log) as proc:
                 deadline = time.monotonic() + 15
                 while proc.poll() is None and not ng.alive():
                     assert time.monotonic() < deadline, "rtpengine did not answer ping: " + tail(log)
                 if proc.poll() is not None:
                     continue
                 ng.sock.settimeout(2.0)
-                yield RtpEngine(ng, log, port_min, port_max)
+                yield RtpEngine(ng, log, port_min, port_max, proc.pid)
                 return
         raise AssertionError("rtpengine did not start: " + tail(log))
     finally:
@@ -258,9 +262,17 @@ def sip_options(port: int, timeout_s: float = 0.3) -> int | None:
 
 @contextlib.contextmanager
 def running_kamailio(
-    workdir: Path, sip_port: int, next_hop: int, ng_port: int, tone: Path, screen: Path | None
+    workdir: Path,
+    sip_port: int,
+    next_hop: int,
+    ng_port: int,
+    tone: Path,
+    screen: Path | None,
+    children: int = 4,
 ) -> Iterator[Path]:
     """Kamailio with deploy/kamailio/carrier.cfg (and ``screen`` as its screen.cfg) on ``sip_port``; its log.
+
+    ``children`` is its SIP worker count (CHILDREN).
 
     Kamailio answers SIP (OPTIONS) only once it has loaded: with screen.cfg, after the view's tables.
     """
@@ -276,7 +288,7 @@ def running_kamailio(
         "NEXT_HOP": f'"sip:127.0.0.1:{next_hop}"',
         "RTPENGINE_NG": f'"udp:127.0.0.1:{ng_port}"',
         "TONE_FILE": f'"{tone}"',
-        "CHILDREN": "4",
+        "CHILDREN": str(children),
     }
     for name, value in defines.items():
         args += ["-A", f"{name}={value}"]
@@ -308,8 +320,13 @@ def sipcheck_cli(
 
 
 @contextlib.contextmanager
-def capture(workdir: Path, name: str, pool: PortPool) -> Iterator[Path]:
+def capture(
+    workdir: Path, name: str, pool: PortPool, bpf: str | None = None, snaplen: int | None = None
+) -> Iterator[Path]:
     """dumpcap on ``lo`` for every port of the pool; the file holds every datagram sent in the context.
+
+    ``bpf`` narrows what is kept to UDP matching that filter (the probes below are always kept);
+    ``snaplen`` truncates every packet kept to that many bytes.
 
     dumpcap hands packets over from the kernel's ring in blocks, and on SIGINT drops what it was not yet
     given: so a probe datagram must be in the file before the context starts (capturing) and another one
@@ -317,10 +334,16 @@ def capture(workdir: Path, name: str, pool: PortPool) -> Iterator[Path]:
     path = workdir / f"{name}.pcapng"
     probe = pool.take()
     exe = binaries()["dumpcap"] or "dumpcap"
-    bpf = f"udp and portrange {pool.first}-{pool.last}"
+    if bpf is None:
+        bpf = f"udp and portrange {pool.first}-{pool.last}"
+    else:
+        bpf = f"udp and (dst port {probe} or ({bpf}))"
     log = workdir / f"{name}-dumpcap.log"
+    args = [exe, "-q", "-i", "lo", "-f", bpf, "-w", str(path)]
+    if snaplen is not None:
+        args += ["-s", str(snaplen)]
     with (
-        process([exe, "-q", "-i", "lo", "-f", bpf, "-w", str(path)], log) as proc,
+        process(args, log) as proc,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
     ):
 
@@ -454,13 +477,23 @@ class Sipp:
     log: Path
 
 
-def sipp_args(scenario: str, party: Sipp, workdir: Path, *extra: str) -> list[str]:
+def sipp_args(
+    scenario: str,
+    party: Sipp,
+    workdir: Path,
+    *extra: str,
+    calls: int = 1,
+    timeout_s: float = 20,
+    scenarios: Path = SCENARIOS,
+) -> list[str]:
+    """SIPp for ``calls`` calls of ``scenario`` (a file in ``scenarios``), quitting with an error after
+    ``timeout_s``; ``extra`` goes first (options, the remote host)."""
     exe = binaries()["sipp"] or "sipp"
     return [
         exe,
         *extra,
         "-sf",
-        str(SCENARIOS / scenario),
+        str(scenarios / scenario),
         "-i",
         "127.0.0.1",
         "-mi",
@@ -470,9 +503,9 @@ def sipp_args(scenario: str, party: Sipp, workdir: Path, *extra: str) -> list[st
         "-mp",
         str(party.media_port),
         "-m",
-        "1",
+        str(calls),
         "-timeout",
-        "20s",
+        f"{timeout_s:g}s",
         "-timeout_error",
         "-nostdin",
         "-trace_err",
@@ -482,9 +515,18 @@ def sipp_args(scenario: str, party: Sipp, workdir: Path, *extra: str) -> list[st
 
 
 @contextlib.contextmanager
-def sipp_uas(scenario: str, party: Sipp, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A SIPp callee, listening before this yields."""
-    with process(sipp_args(scenario, party, workdir), party.log, cwd=workdir) as proc:
+def sipp_uas(
+    scenario: str,
+    party: Sipp,
+    workdir: Path,
+    *extra: str,
+    calls: int = 1,
+    timeout_s: float = 20,
+    scenarios: Path = SCENARIOS,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A SIPp callee, listening before this yields (``extra`` and the options as for `sipp_args`)."""
+    args = sipp_args(scenario, party, workdir, *extra, calls=calls, timeout_s=timeout_s, scenarios=scenarios)
+    with process(args, party.log, cwd=workdir) as proc:
         wait_for(
             f"SIPp {party.name} to listen", lambda: proc.poll() is not None or udp_port_in_use(party.sip_port)
         )
@@ -494,10 +536,29 @@ def sipp_uas(scenario: str, party: Sipp, workdir: Path) -> Iterator[subprocess.P
 
 @contextlib.contextmanager
 def sipp_uac(
-    scenario: str, party: Sipp, workdir: Path, proxy: int, caller: str, duration_ms: int = 1000
+    scenario: str,
+    party: Sipp,
+    workdir: Path,
+    proxy: int,
+    caller: str,
+    duration_ms: int = 1000,
+    extra: Sequence[str] = (),
+    calls: int = 1,
+    timeout_s: float = 20,
+    scenarios: Path = SCENARIOS,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A SIPp caller placing one call from ``caller`` through the proxy (`finish` waits for it)."""
-    args = sipp_args(scenario, party, workdir, f"127.0.0.1:{proxy}")
+    """A SIPp caller placing one call from ``caller`` through the proxy (`finish` waits for it); with
+    ``calls=N`` (and e.g. ``extra=["-r", "50"]``) N of them (the options as for `sipp_args`)."""
+    args = sipp_args(
+        scenario,
+        party,
+        workdir,
+        *extra,
+        f"127.0.0.1:{proxy}",
+        calls=calls,
+        timeout_s=timeout_s,
+        scenarios=scenarios,
+    )
     args += ["-s", "0352000000", "-key", "caller", caller, "-d", str(duration_ms)]
     with process(args, party.log, cwd=workdir) as proc:
         yield proc
