@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from sipcheck.kamailio import forms
+from sipcheck.kamailio.view import SUSPENSION_PREFIX
 from sipcheck.numbers import PLAN
 
 
@@ -78,7 +79,7 @@ def lookup(
                 steps.append(f"n:{length}:{national[:size]} = {deeper}")
                 break
         e164 = "+81" + national[1:]
-    suspended = "1" if f"s:{e164}" in entries else "0"
+    suspended = "1" if f"{SUSPENSION_PREFIX}{e164}" in entries else "0"
     trunk = entries.get(f"t:{peer_ip}:{peer_port}") or entries.get(f"t:{peer_ip}") or "u"
     key = f"{'w' if snapshot else 'v'}:{day}:{cls}:{suspended}:{trunk}"
     steps.append(f"suspended={suspended} trunk={trunk}")

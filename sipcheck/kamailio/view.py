@@ -40,6 +40,8 @@ from sipcheck.verdict import Verdict
 
 VERDICT_SEPARATOR = "|"
 UNKNOWN_TRUNK = "u"
+SUSPENSION_PREFIX = "s:"
+"""A suspended number's key is this plus its E.164 form; the sync daemon changes these in place."""
 INTERNATIONAL_CLASS = "I"
 _SAMPLE_SUSPENSION = Suspension(number="+810000000000", reference="view")
 _SAMPLE_FOREIGN = "+14155550100"
@@ -190,7 +192,7 @@ def build_view(
     class_facts = dict(classes.facts)
     class_facts[INTERNATIONAL_CLASS] = foreign
     for number in tables.suspensions:
-        entries[f"s:{number}"] = "1"
+        entries[f"{SUSPENSION_PREFIX}{number}"] = "1"
     for user in ANONYMOUS_USERS:
         entries[f"a:{user.lower()}"] = "1"
         # As a URI carries it (非通知 percent-encoded): the script also looks up the raw user part.

@@ -99,7 +99,7 @@ def test_sync_daemon_publishes_redis_and_falls_to_the_fail_policy_when_redis_die
 
                 store.add_suspensions([Suspension(LATER_E164, reference="police request 1", source="test")])
                 wait_for("the new suspension", lambda: reasons(sip_port, LATER)[0] == 608, 30)
-                assert rpc.get_int("sipcheck_gen") not in (0, first_gen)  # rebuilt into the idle table
+                assert rpc.get_int("sipcheck_gen") == first_gen  # set in place: no rebuild
 
                 store._admin.save()  # on disk, so the restarted server has the data again
                 server.kill()
@@ -161,3 +161,43 @@ def test_view_sync_moves_days_rebuilds_idle_and_repoints_a_restarted_kamailio(tm
             lambda: moment[0],
         ).step()
         assert not failed.vouched and "redis down" in failed.problem
+
+
+def test_suspension_changes_apply_in_place_and_survive_a_restart(tmp_path: Path) -> None:
+    """A police request reaches calls within one heartbeat: the table in use gains (or loses) the
+    number's key, no rebuild; its file holds the change, so a restarted Kamailio reloads it."""
+    settings = kamailio_settings(tmp_path)
+    store = MemoryStore(sample_parts())
+    moment = datetime(2026, 8, 1, 12, 0, tzinfo=JST)
+    sip_port = free_port()
+    with running_kamailio(tmp_path, settings, sip_port) as rpc:
+        sync = ViewSync(
+            lambda: store.tables, rpc, tmp_path / "view", settings.compiled_policy(), lambda: moment
+        )
+        assert sync.step().rebuilt
+        assert reasons(sip_port, LATER) == (299, "ingress_unknown")
+
+        store.add_suspensions([Suspension(LATER_E164, reference="police request 7", source="test")])
+        added = sync.step()
+        assert (added.vouched, added.rebuilt, added.suspension_changes, added.generation) == (
+            True,
+            False,
+            1,
+            1,
+        )
+        assert reasons(sip_port, LATER)[0] == 608
+        on_disk = dbtext.read_table(tmp_path / "view" / "sipcheck_a")
+        assert on_disk.get("s:" + LATER_E164) == "1"
+
+        rpc.set_int("sipcheck_gen", 0)  # a restarted Kamailio: reloaded from the file, suspension kept
+        rpc.reload("sipcheck_a")
+        again = sync.step()
+        assert (again.rebuilt, again.suspension_changes) == (False, 0)
+        assert reasons(sip_port, LATER)[0] == 608
+
+        store.remove_suspensions([LATER_E164, SUSPENDED])
+        removed = sync.step()
+        assert (removed.rebuilt, removed.suspension_changes) == (False, 2)
+        assert reasons(sip_port, LATER) == (299, "ingress_unknown")
+        assert reasons(sip_port, SUSPENDED)[0] != 608
+        assert "s:" + SUSPENDED not in dbtext.read_table(tmp_path / "view" / "sipcheck_a")
