@@ -320,13 +320,10 @@ def sipcheck_cli(
 
 
 @contextlib.contextmanager
-def capture(
-    workdir: Path, name: str, pool: PortPool, bpf: str | None = None, snaplen: int | None = None
-) -> Iterator[Path]:
+def capture(workdir: Path, name: str, pool: PortPool, bpf: str | None = None) -> Iterator[Path]:
     """dumpcap on ``lo`` for every port of the pool; the file holds every datagram sent in the context.
 
-    ``bpf`` narrows what is kept to UDP matching that filter (the probes below are always kept);
-    ``snaplen`` truncates every packet kept to that many bytes.
+    ``bpf`` narrows what is kept to UDP matching that filter (the probes below are always kept).
 
     dumpcap hands packets over from the kernel's ring in blocks, and on SIGINT drops what it was not yet
     given: so a probe datagram must be in the file before the context starts (capturing) and another one
@@ -339,11 +336,8 @@ def capture(
     else:
         bpf = f"udp and (dst port {probe} or ({bpf}))"
     log = workdir / f"{name}-dumpcap.log"
-    args = [exe, "-q", "-i", "lo", "-f", bpf, "-w", str(path)]
-    if snaplen is not None:
-        args += ["-s", str(snaplen)]
     with (
-        process(args, log) as proc,
+        process([exe, "-q", "-i", "lo", "-f", bpf, "-w", str(path)], log) as proc,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock,
     ):
 
