@@ -196,6 +196,18 @@ def audio_from_bytes(
     return audio_from_capture(datagrams, source, ssrc=ssrc, port=port, conceal=conceal)
 
 
+def _read_file(path: str | Path) -> tuple[Path, bytes]:
+    """The file's bytes; an unreadable or empty file is an `AudioFormatError` naming it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise AudioFormatError(str(p), f"cannot read: {exc.strerror or exc}") from exc
+    if not data:
+        raise AudioFormatError(str(p), "empty file")
+    return p, data
+
+
 def read_audio(
     path: str | Path,
     *,
@@ -214,13 +226,7 @@ def read_audio(
     select it) with lost packets filled per ``conceal``.
     Raises `AudioFormatError` naming the file and the problem.
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise AudioFormatError(str(p), f"cannot read: {exc.strerror or exc}") from exc
-    if not data:
-        raise AudioFormatError(str(p), "empty file")
+    p, data = _read_file(path)
     return audio_from_bytes(
         data, fmt or guess_format(p, data[:4]), str(p), channel=channel, ssrc=ssrc, port=port, conceal=conceal
     )
@@ -242,13 +248,7 @@ def read_audio_candidates(
     the party's forwarded audio, so "the stream to port N" is not one stream; the caller judges
     which holds what it looks for. Anything else is the one `read_audio` result.
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise AudioFormatError(str(p), f"cannot read: {exc.strerror or exc}") from exc
-    if not data:
-        raise AudioFormatError(str(p), "empty file")
+    p, data = _read_file(path)
     fmt = fmt or guess_format(p, data[:4])
     if fmt != "pcap" or ssrc is not None:
         return [audio_from_bytes(data, fmt, str(p), channel=channel, ssrc=ssrc, port=port, conceal=conceal)]
