@@ -31,11 +31,12 @@ timestamps): about 50 tone packets a call, not 200 packets a second a call. Whol
 (no snaplen): a tone packet is 214 bytes on loopback anyway and SIP must be whole to read its SDP.
 
     .venv/bin/python bench/bench_carrier_tone.py                           # as deployed, + agents
-    .venv/bin/python bench/bench_carrier_tone.py --tone-rate 16000 --delete-delay 3   # tuned
+    .venv/bin/python bench/bench_carrier_tone.py --tone-rate 48000 --delete-delay 0   # the old defaults
     .venv/bin/python bench/bench_carrier_tone.py --rates 100,150 --step-s 5 --agents 0
 
-By default rtpengine and the tone file are as deploy/ ships them (48 kHz WAV, delete-delay 0): two
-knobs outside the thread counts decide the rate, so they are options. rtpengine spends most of a
+By default rtpengine and the tone file are as deploy/ ships them (the tone rate of the Kamailio unit,
+16 kHz; rtpengine.conf's delete-delay, 3 s): two knobs outside the thread counts decide the rate, so
+they are options. rtpengine spends most of a
 call's CPU in ``play media`` (opening the file, resampling it: ~18 ms a call at 48 kHz, ~7 ms at
 16 kHz, ~3 ms at 8 kHz, which is paced too fast), and with delete-delay 0 it hands a released port
 to the next call at once, where RTP the previous party still sends (SIPp's callee streams through
@@ -566,8 +567,8 @@ class Tuning:
     rtpengine_ports: int
     rtpengine_port_range: str = ""
     rtpengine_log_level: int = 5
-    tone_rate: int = 48000
-    delete_delay_s: int = 0
+    tone_rate: int = 16000
+    delete_delay_s: int = 3
 
     def rtpengine_args(self) -> list[str]:
         return [
@@ -583,7 +584,7 @@ def carrier_rig(workdir: Path, tuning: Tuning) -> Iterator[Rig]:
     """rtpengine + Kamailio (carrier.cfg, no screen.cfg) with ports for two SIPp parties."""
     pool = cr.PortPool(tuning.rtpengine_ports + 200)
     tone = workdir / "tone.wav"
-    # 48 kHz: rtpengine's player paces an 8 kHz file ahead of real time (see carrier.cfg).
+    # Not 8 kHz: rtpengine's player paces an 8 kHz file ahead of real time (see carrier.cfg).
     rate = str(tuning.tone_rate)
     cr.sipcheck_cli(
         "tone", "render", "--profile", cr.PROFILE, "--format", "wav", "--rate", rate, "-o", str(tone)
@@ -710,13 +711,16 @@ def main() -> int:
     parser.add_argument("--media-threads", type=int, default=2, help="rtpengine --media-num-threads")
     parser.add_argument("--rtpengine-log-level", type=int, default=5, help="5 as shipped; 6 logs every call")
     parser.add_argument(
-        "--tone-rate", type=int, default=48000, help="the tone WAV's rate (as deployed: 48000)"
+        "--tone-rate",
+        type=int,
+        default=cr.shipped_tone_rate(),
+        help=f"the tone WAV's rate (as deployed: {cr.shipped_tone_rate()})",
     )
     parser.add_argument(
         "--delete-delay",
         type=int,
-        default=0,
-        help="rtpengine --delete-delay s (0 as shipped: ports reused at once)",
+        default=cr.DELETE_DELAY_S,
+        help=f"rtpengine --delete-delay s (as shipped: {cr.DELETE_DELAY_S}; 0 reuses ports at once)",
     )
     parser.add_argument("--workers", type=int, default=2, help="processes judging the tones after a step")
     parser.add_argument("--agents", type=int, default=8, help="pjsua2 agent processes (0: skip the agent)")

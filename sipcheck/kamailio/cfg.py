@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sipcheck.facts import Facts
 from sipcheck.kamailio import dbtext
-from sipcheck.kamailio.view import encode_verdict
+from sipcheck.kamailio.view import BY_PORT_MARK, UNKNOWN_TRUNK, encode_verdict
 from sipcheck.numbers import parse_number
 from sipcheck.policy import decide
 from sipcheck.settings import Settings
@@ -196,15 +196,20 @@ route[SC_VERDICT] {
 	if ($vn(sc_r) != $null) {
 		$var(sc_susp) = "1";
 	}
-	$var(sc_k) = "t:" + $si + ":" + $sp;
+	# One read for a peer whose trunk is by address; "p<trunk>": by port, <trunk> for other ports.
+	$var(sc_k) = "t:" + $si;
 	route(SC_GET);
-	if ($vn(sc_r) == $null) {
-		$var(sc_k) = "t:" + $si;
-		route(SC_GET);
-	}
-	$var(sc_trunk) = "u";
+	$var(sc_trunk) = "@UNKNOWN_TRUNK@";
 	if ($vn(sc_r) != $null) {
 		$var(sc_trunk) = $vn(sc_r);
+		if ($(var(sc_trunk){s.substr,0,1}) == "@BY_PORT@") {
+			$var(sc_trunk) = $(var(sc_trunk){s.substr,1,0});
+			$var(sc_k) = "t:" + $si + ":" + $sp;
+			route(SC_GET);
+			if ($vn(sc_r) != $null) {
+				$var(sc_trunk) = $vn(sc_r);
+			}
+		}
 	}
 	$var(sc_key) = $var(sc_mode) + ":" + $shv(sipcheck_day) + ":" + $var(sc_class);
 	$var(sc_key) = $var(sc_key) + ":" + $var(sc_susp) + ":" + $var(sc_trunk);
@@ -298,6 +303,8 @@ def render(settings: Settings) -> str:
         "@TRUSTED_TEXT@": ", ".join(nets) or "nobody",
         "@RPC@": cfg.rpc,
         "@SIZE@": str(cfg.table_size),
+        "@UNKNOWN_TRUNK@": UNKNOWN_TRUNK,
+        "@BY_PORT@": BY_PORT_MARK,
         "@FAIL_BRANCH@": fail_branch,
         "@TRUSTED_BRANCH@": trusted,
         "@FAIL_APPLY@": _fail_apply(settings),

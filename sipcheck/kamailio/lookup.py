@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from sipcheck.kamailio import forms
-from sipcheck.kamailio.view import SUSPENSION_PREFIX
+from sipcheck.kamailio.view import BY_PORT_MARK, SUSPENSION_PREFIX, UNKNOWN_TRUNK
 from sipcheck.numbers import PLAN
 
 
@@ -80,7 +80,9 @@ def lookup(
                 break
         e164 = "+81" + national[1:]
     suspended = "1" if f"{SUSPENSION_PREFIX}{e164}" in entries else "0"
-    trunk = entries.get(f"t:{peer_ip}:{peer_port}") or entries.get(f"t:{peer_ip}") or "u"
+    trunk = entries.get(f"t:{peer_ip}", UNKNOWN_TRUNK)
+    if trunk.startswith(BY_PORT_MARK):
+        trunk = entries.get(f"t:{peer_ip}:{peer_port}", trunk[len(BY_PORT_MARK) :])
     key = f"{'w' if snapshot else 'v'}:{day}:{cls}:{suspended}:{trunk}"
     steps.append(f"suspended={suspended} trunk={trunk}")
     return Answer(key, entries.get(key), tuple(steps))

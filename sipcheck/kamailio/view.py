@@ -10,7 +10,9 @@ entries up (see `sipcheck.kamailio.lookup`, the script's steps in Python):
                      6-digit prefix of MIC's plan, every designated block, every wholesale range
                      inside a block. Longest match wins, as in the store.
 ``s:<e164>``         a suspended number
-``t:<peer>``         an ingress peer ("IP:port" or "IP") → its trunk class (``u``: unknown peer)
+``t:<ip>``           an ingress address → its trunk class (``u``: unknown peer); ``p<class>`` when the
+                     address also has trunks by port: then ``t:<ip>:<port>``, else ``<class>``
+                     (one read per call for a peer whose trunk is not by port)
 ``a:<user>``         a user part that says "no number" (anonymous, 非通知…)
 ``v:<day>:<class>:<suspended>:<trunk>`` → ``<code>|<phrase>|<headers>``: the verdict, per JST day
                      (certification dates move verdicts at midnight without a reload); code 0 = relay
@@ -31,6 +33,7 @@ from datetime import date
 from urllib.parse import quote
 
 from sipcheck.facts import Facts, OperatorFacts
+from sipcheck.ingress import split_peer
 from sipcheck.kamailio.forms import form_entries
 from sipcheck.model import Suspension
 from sipcheck.numbers import ANONYMOUS_USERS, PLAN, InvalidNumber, parse_number, prefix_rule
@@ -40,6 +43,8 @@ from sipcheck.verdict import Verdict
 
 VERDICT_SEPARATOR = "|"
 UNKNOWN_TRUNK = "u"
+BY_PORT_MARK = "p"
+"""Starts a ``t:<ip>`` value whose address has trunks by port (trunk classes are ``u`` or ``t<n>``)."""
 SUSPENSION_PREFIX = "s:"
 """A suspended number's key is this plus its E.164 form; the sync daemon changes these in place."""
 INTERNATIONAL_CLASS = "I"
@@ -155,6 +160,25 @@ def _facts_of(tables: TableSet, national: str) -> Facts:
     return tables.facts(number, None, national)
 
 
+def _trunk_entries(peer_tokens: dict[str, str]) -> dict[str, str]:
+    """The ``t:`` entries for each peer's trunk class, keyed as the script builds them from ``$si``
+    (an IPv6 address without brackets) and ``$sp``. A port's class is written even when unknown,
+    so that the address's class never stands in for it."""
+    by_host: dict[str, str] = {}
+    by_port: dict[str, dict[str, str]] = {}
+    for peer, token in peer_tokens.items():
+        host, port = split_peer(peer)
+        if port is None:
+            by_host[host] = token
+        else:
+            by_port.setdefault(host, {})[port] = token
+    entries = {f"t:{host}": token for host, token in by_host.items() if token != UNKNOWN_TRUNK}
+    for host, ports in by_port.items():
+        entries[f"t:{host}"] = BY_PORT_MARK + by_host.get(host, UNKNOWN_TRUNK)
+        entries.update({f"t:{host}:{port}": token for port, token in ports.items()})
+    return entries
+
+
 def build_view(
     tables: TableSet,
     policy: CompiledPolicy,
@@ -199,16 +223,19 @@ def build_view(
         entries[f"a:{quote(user).lower()}"] = "1"
     trunk_ops: dict[str, OperatorFacts | None] = {UNKNOWN_TRUNK: None}
     trunk_ids: dict[OperatorFacts, str] = {}
+    peer_tokens: dict[str, str] = {}
     for peer in sorted(set(peers) | set(tables.trunks)):
         ingress = resolve(peer)
         op = tables.trunks.get(ingress) if ingress is not None else None
         if op is None:
+            peer_tokens[peer] = UNKNOWN_TRUNK
             continue
         token = trunk_ids.get(op)
         if token is None:
             token = trunk_ids[op] = f"t{len(trunk_ids)}"
             trunk_ops[token] = op
-        entries[f"t:{peer}"] = token
+        peer_tokens[peer] = token
+    entries.update(_trunk_entries(peer_tokens))
     variants = [("v", False)] + ([("w", True)] if snapshot_verdicts else [])
     for day in days:
         dk = day_key(day)

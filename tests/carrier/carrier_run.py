@@ -30,8 +30,29 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("scenarios")
 CARRIER_CFG = ROOT / "deploy" / "kamailio" / "carrier.cfg"
 RTPENGINE_CONF = ROOT / "deploy" / "rtpengine" / "rtpengine.conf"
+KAMAILIO_UNIT = ROOT / "deploy" / "systemd" / "sipcheck-kamailio.service"
 FIXED_NOW = "2026-08-01T12:00:00+09:00"
 PROFILE = "example-call-start"
+
+
+def rtpengine_setting(key: str) -> str:
+    """A ``key = value`` of the shipped rtpengine.conf: the tests wait and size by what deploy/ ships."""
+    for line in RTPENGINE_CONF.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key and not line.lstrip().startswith("#"):
+            return value.strip()
+    raise AssertionError(f"{RTPENGINE_CONF}: no {key} setting")
+
+
+def shipped_tone_rate() -> int:
+    """The sample rate the shipped Kamailio unit renders the tone WAV at (``tone render --rate N``)."""
+    words = KAMAILIO_UNIT.read_text(encoding="utf-8").split()
+    renders = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--rate"]
+    assert len(renders) == 1, f"{KAMAILIO_UNIT}: expected one tone render --rate, found {renders}"
+    return int(renders[0])
+
+
+DELETE_DELAY_S = int(rtpengine_setting("delete-delay"))
 
 
 def binary(name: str, *fallbacks: str) -> str | None:
@@ -222,8 +243,10 @@ def running_rtpengine(
     ng = NgClient(ng_port, timeout_s=0.3)
     try:
         # The shipped config first; rtpengine run as a user that may not read it falls back to none.
-        for config in (f"--config-file={RTPENGINE_CONF}", "--config-file=none"):
-            with process([*base, config, *extra_args], log) as proc:
+        # Without the file, its delete-delay still (the release checks wait for it).
+        fallback = ["--config-file=none", f"--delete-delay={DELETE_DELAY_S}"]
+        for config in ([f"--config-file={RTPENGINE_CONF}"], fallback):
+            with process([*base, *config, *extra_args], log) as proc:
                 deadline = time.monotonic() + 15
                 while proc.poll() is None and not ng.alive():
                     assert time.monotonic() < deadline, "rtpengine did not answer ping: " + tail(log)
@@ -567,6 +590,20 @@ def finish(proc: subprocess.Popen[bytes], party: Sipp, workdir: Path, timeout_s:
     assert code == 0, (
         f"SIPp {party.name} exited {code}: " + tail(workdir / f"{party.name}-errors.log") + tail(party.log)
     )
+
+
+def wait_released(ng: NgClient, *call_ids: str) -> None:
+    """Wait until rtpengine holds none of these calls, which it frees ``delete-delay`` after their
+    delete, then check that a query for each is refused (the session and its ports are gone)."""
+    gone = set(call_ids) if call_ids else None
+
+    def released() -> bool:
+        listed = set(ng.calls())
+        return not (listed & gone if gone is not None else listed)
+
+    wait_for(f"rtpengine to free {call_ids or 'every call'}", released, timeout_s=DELETE_DELAY_S + 5)
+    for call_id in call_ids:
+        assert ng.command("query", **{"call-id": call_id})["result"] == "error"
 
 
 def rtpengine_lines(log: Path, call_id: str, needle: str) -> list[str]:

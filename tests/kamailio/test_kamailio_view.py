@@ -26,7 +26,19 @@ from sipcheck.store import MemoryStore
 
 DAY = date(2026, 8, 1)
 JST = timezone(timedelta(hours=9))
-INGRESS = IngressMap({"127.0.0.2": "trunk-a", "127.0.0.3:5070": "trunk-b"})
+# By address, by port, a port of an address mapped as a whole to a trunk the data does not name (it must
+# not borrow the address's trunk), and IPv6 both ways (Kamailio's $si has no brackets).
+INGRESS = IngressMap(
+    {
+        "127.0.0.2": "trunk-a",
+        "127.0.0.3:5070": "trunk-b",
+        "127.0.0.2:5099": "trunk-unnamed",
+        "[::1]:5080": "trunk-b",
+        "::2": "trunk-a",
+    }
+)
+PEERS = [("127.0.0.1", 5060), ("127.0.0.2", 5060), ("127.0.0.2", 5099), ("127.0.0.3", 5070), ("127.0.0.3", 9)]
+PEERS += [("::1", 5080), ("::1", 5060), ("::2", 7)]
 
 
 @pytest.fixture(scope="module")
@@ -115,15 +127,22 @@ def test_the_walk_over_the_view_gives_the_library_verdict(store: MemoryStore, vi
             if i < len(specials)
             else rng.choice(heads) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 12)))
         )
-        ip, port = rng.choice(
-            [("127.0.0.1", 5060), ("127.0.0.2", 5060), ("127.0.0.3", 5070), ("127.0.0.3", 9)]
-        )
+        ip, port = rng.choice(PEERS)
+        peer = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
         # The library screens the URI the user part came from (it unescapes it, as the script must).
-        expected = encode_verdict(scr.check(f"sip:{user}@pbx.example", f"{ip}:{port}"))
+        expected = encode_verdict(scr.check(f"sip:{user}@pbx.example", peer))
         answer = lookup(view.entries, user, ip, port, day_key(DAY))
         assert answer.value == expected, (user, ip, port, answer.steps)
         seen.add(expected.split("|", 1)[0] + expected.split("\r\n")[0])
     assert len(seen) >= 3  # allow, flag and block all occurred
+
+
+def test_a_peer_costs_one_trunk_read_unless_its_address_has_trunks_by_port(view: View) -> None:
+    trunks = {k: v for k, v in view.entries.items() if k.startswith("t:")}
+    by_address = {k: v for k, v in trunks.items() if k.count(":") == 1 or k == "t:::2"}
+    assert by_address["t:127.0.0.2"].startswith("p") and by_address["t:127.0.0.3"] == "pu"
+    assert trunks["t:127.0.0.2:5099"] == "u" and trunks["t:::1:5080"] == trunks["t:127.0.0.3:5070"]
+    assert not trunks["t:::2"].startswith("p") and "t:127.0.0.1" not in trunks
 
 
 def test_a_suspended_caller_gets_the_block_with_its_reason(view: View) -> None:
