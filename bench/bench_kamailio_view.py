@@ -12,6 +12,13 @@ runs ``--rounds`` times interleaved; the median is reported with its ratio to ``
 target: the view at ≥ 80 % of a bare htable) and to ``none``.
 
     .venv/bin/python bench/bench_kamailio_view.py [--calls 30000] [--rounds 3]
+    .venv/bin/python bench/bench_kamailio_view.py --repeat 50 --calls 10000   # price the lookups
+
+At one lookup per call SIPp, not Kamailio, sets the rate, and a call's lookup is a small part of its
+cost: the rates differ by less than the noise. ``--repeat 50`` does each config's lookups 50 times
+per call, so their price per lookup shows (Kamailio's CPU over the no-lookup config, / 50), and
+prints the capacity a Kamailio doing one lookup per call would have, view against bare htable:
+(call + htable lookup) / (call + view walk), all from the same run.
 
 The machine has 2 cores shared by SIPp, Kamailio's workers and other work: quote ratios.
 """
@@ -77,12 +84,7 @@ LOOKUPS = {
         '\tredis_cmd("sc", "HGET sc:$fU v", "r");\n\t$var(v) = $redis(r=>value);\n',
     ),
 }
-VIEW_WALK = (
-    "\t$var(sc_gen) = $shv(sipcheck_gen);\n"
-    '\t$var(sc_mode) = "v";\n'
-    "\troute(SC_CALLER);\n"
-    "\troute(SC_VERDICT);\n"
-)
+VIEW_WALK = '\t$var(sc_gen) = $shv(sipcheck_gen);\n\t$var(sc_mode) = "v:";\n\troute(SC_WALK);\n'
 """The view's lookups alone (what route(SCREEN) does before it writes the verdict), for --repeat."""
 
 
@@ -281,27 +283,36 @@ def _run(workdir: Path, args: argparse.Namespace, names: list[str]) -> int:
                         flush=True,
                     )
         medians = {name: statistics.median(values) for name, values in rates.items()}
-        if set(medians) != set(LOOKUPS):
+        if not {"none", "htable", "view"} <= set(medians):
             print(medians, f"work directory {workdir}")
             return 0
         cpu = {name: statistics.median(values) for name, values in cpu_us.items()}
         if args.repeat > 1:
             print(f"\nlookup cost, µs per lookup ({args.repeat} per call, over the no-lookup config):")
-            for name in ("htable", "view", "ndb_redis"):
-                print(f"  {name:10s} {(cpu[name] - cpu['none']) / args.repeat:7.2f}")
+            cost = {name: (cpu[name] - cpu["none"]) / args.repeat for name in medians if name != "none"}
+            for name, value in cost.items():
+                print(f"  {name:10s} {value:7.2f}")
+            # One lookup per call, as production does: the call's own cost plus one lookup's, this run.
+            model = (cpu["none"] + cost["htable"]) / (cpu["none"] + cost["view"])
+            print(
+                f"\nmodelled view / bare htable capacity at one lookup per call "
+                f"(({cpu['none']:.1f} + {cost['htable']:.2f}) / ({cpu['none']:.1f} + {cost['view']:.2f}) µs) "
+                f"= {model:.2f} (target ≥ 0.80): {'met' if model >= 0.8 else 'NOT met'}"
+            )
         print("\nmedians: calls/s (ratio to htable) | Kamailio CPU µs per call (lookup cost over none)")
         for name, value in medians.items():
             print(
                 f"  {name:10s} {value:9.0f} ({value / medians['htable']:4.2f}) | {cpu[name]:6.1f}"
                 f" (+{cpu[name] - cpu['none']:5.1f})  failed calls {failures[name]}"
             )
-        # The capacity a 2-worker Kamailio would have if the CPU it spends per call were all it had.
-        ratio = cpu["htable"] / cpu["view"]
-        print(
-            f"\nview capacity / bare htable capacity (CPU per call, same run) = {ratio:.2f} "
-            f"(target ≥ 0.80): {'met' if ratio >= 0.8 else 'NOT met'}; by client-bound rate: "
-            f"{medians['view'] / medians['htable']:.2f}"
-        )
+        if args.repeat == 1:
+            # The capacity a 2-worker Kamailio would have if the CPU it spends per call were all it had.
+            ratio = cpu["htable"] / cpu["view"]
+            print(
+                f"\nview capacity / bare htable capacity (CPU per call, same run) = {ratio:.2f} "
+                f"(target ≥ 0.80): {'met' if ratio >= 0.8 else 'NOT met'}; by client-bound rate: "
+                f"{medians['view'] / medians['htable']:.2f}"
+            )
     return 0
 
 
