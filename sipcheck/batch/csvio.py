@@ -69,6 +69,8 @@ class BatchSummary:
     bad: list[BadRow] = field(default_factory=list)
     seconds: float = 0.0
     data_version: str = ""
+    engine: str = "python"
+    distinct: int | None = None  # distinct (caller, ingress) pairs screened, where the engine counts them
 
     @property
     def rate(self) -> float:
@@ -85,10 +87,12 @@ class BatchSummary:
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rate, 1),
             "data_version": self.data_version,
+            "engine": self.engine,
+            "distinct": self.distinct,
         }
 
 
-def _signature_columns(verdict: Verdict) -> tuple[str, str, str, str, str, str, str]:
+def signature_columns(verdict: Verdict) -> tuple[str, str, str, str, str, str, str]:
     """The per-verdict output columns (everything except the row's own e164, kind and block)."""
     by_role = {view.role: view for view in verdict.operators}
     designated = by_role.get("designated")
@@ -148,24 +152,34 @@ def _source_name(src: Path | str | IO[Any]) -> str:
     return str(getattr(src, "name", "<input>"))
 
 
-def _resolve_columns(
-    header: list[str], column: str, ingress_column: str | None, source: str
-) -> tuple[int, int | None]:
-    present = ", ".join(repr(h) for h in header)
-    if column not in header:
+def resolve_column_names(
+    names: list[str], column: str, ingress_column: str | None, source: str
+) -> str | None:
+    """The ingress column to use (None: none), or a BatchError naming what is wrong with ``names``.
+
+    Every batch path's rule: the caller column must exist, an explicit ingress column too
+    ("ingress" is used when present), and no input column may share an output column's name.
+    """
+    present = ", ".join(repr(h) for h in names)
+    if column not in names:
         raise BatchError(f"{source}: no column {column!r}; columns present: {present}")
     if ingress_column is None:
-        ingress_index = header.index("ingress") if "ingress" in header else None
-    elif ingress_column not in header:
+        ingress_column = "ingress" if "ingress" in names else None
+    elif ingress_column not in names:
         raise BatchError(f"{source}: no ingress column {ingress_column!r}; columns present: {present}")
-    else:
-        ingress_index = header.index(ingress_column)
-    clash = [c for c in OUTPUT_COLUMNS if c in header]
+    clash = [c for c in OUTPUT_COLUMNS if c in names]
     if clash:
         raise BatchError(
             f"{source}: the input already has output column(s) {', '.join(clash)}; rename them first"
         )
-    return header.index(column), ingress_index
+    return ingress_column
+
+
+def _resolve_columns(
+    header: list[str], column: str, ingress_column: str | None, source: str
+) -> tuple[int, int | None]:
+    ingress = resolve_column_names(header, column, ingress_column, source)
+    return header.index(column), None if ingress is None else header.index(ingress)
 
 
 def screen_csv(
@@ -183,8 +197,11 @@ def screen_csv(
     encoding: str = "utf-8",
     tables: BatchTables | None = None,
     ingress_map: IngressMap | None = None,
+    source: str | None = None,
 ) -> BatchSummary:
     """Screen the call records in ``src`` into ``dst``: input columns + `OUTPUT_COLUMNS`.
+
+    ``source`` names the input in errors and the summary (default: its path or handle name).
 
     ``store`` is read once (all components, via ``store.part``) unless
     ``tables`` are given. ``ingress_column`` None means "ingress" if the file has
@@ -199,7 +216,7 @@ def screen_csv(
         if store is None:
             raise ValueError("screen_csv needs a store or tables")
         tables = load_tables(store)
-    source = _source_name(src)
+    source = source or _source_name(src)
     started = time.perf_counter()
     summary = BatchSummary(source=source, data_version=tables.data_version)
     show = sys.stderr.isatty() if progress is None else progress
@@ -327,7 +344,7 @@ def _screen_chunk(
     callers = [row[caller_index] for row in rows]
     ingress = None if ingress_index is None else [row[ingress_index] or None for row in rows]
     result: BatchResult = screen_array(callers, ingress, tables, policy, today, ingress_map)
-    per_signature = [_signature_columns(v) for v in result.verdicts]
+    per_signature = [signature_columns(v) for v in result.verdicts]
     for row, sig, e164, kind, block in zip(
         rows, result.inverse.tolist(), result.e164(), result.kinds(), result.blocks(), strict=True
     ):
@@ -393,4 +410,12 @@ class _open_output:
                 self.tmp.unlink(missing_ok=True)
 
 
-__all__ = ["OUTPUT_COLUMNS", "BadRow", "BatchError", "BatchSummary", "screen_csv"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "BadRow",
+    "BatchError",
+    "BatchSummary",
+    "resolve_column_names",
+    "screen_csv",
+    "signature_columns",
+]

@@ -1,8 +1,9 @@
-"""`sipcheck screen calls.csv -o out.csv`: screen a call-record file into an annotated CSV.
+"""`sipcheck screen calls.csv -o out.csv`: screen a call-record file into an annotated copy.
 
-The edge around `sipcheck.batch.screen_csv`: argument parsing, the configured
-store, the summary on stderr. Exit status 0 when the file was screened (bad
-rows are reported, not fatal, unless --strict), 4 on any error.
+The edge around `sipcheck.batch.columnar.screen_file` (Arrow: CSV, compressed CSV, Parquet) and
+`sipcheck.batch.screen_csv` (the line-exact Python reader, also for standard input/output):
+argument parsing, the configured store, the summary on stderr. Exit status 0 when the file was
+screened (bad rows are reported, not fatal, unless --strict), 4 on any error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sipcheck.batch import BatchError, BatchSummary, screen_csv
+from sipcheck.batch.columnar import FileKind, screen_file
 from sipcheck.batch.csvio import DEFAULT_CHUNK_ROWS
 from sipcheck.cli.common import MAX_ERRORS_SHOWN, configured_store, error
 from sipcheck.screener import japan_date
@@ -34,17 +36,28 @@ def _open_store(settings: Settings) -> AbstractContextManager[FactStore]:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "screen",
-        help="screen a call-record CSV into an annotated CSV",
+        help="screen a call-record file (CSV, .csv.gz/.zst, Parquet) into an annotated copy",
         description=(
-            "Screen every calling number of a CSV file (call records) and write the file back with "
-            "verdict columns appended: action, reasons, e164, kind, block, designated_operator, "
-            "designated_status, serving_operator, ingress_operator, data_version. Malformed rows are "
-            "reported with their line and skipped (unless --strict). Exit status 0 done, 4 error."
+            "Screen every calling number of a call-record file and write it back with verdict "
+            "columns appended: action, reasons, e164, kind, block, designated_operator, "
+            "designated_status, serving_operator, ingress_operator, data_version. Formats follow "
+            "the file names: .csv (optionally .gz, .zst, .bz2, .lz4) or .parquet, in and out. "
+            "Malformed rows are reported with their line and skipped (unless --strict). "
+            "Exit status 0 done, 4 error."
         ),
     )
-    parser.add_argument("input", metavar="CSV", help="call records with a header row; - for standard input")
     parser.add_argument(
-        "-o", "--output", required=True, metavar="CSV", help="annotated CSV to write; - for standard output"
+        "input", metavar="FILE", help="call records (CSV with a header row, or Parquet); - for standard input"
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="annotated file to write; - for standard output"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "arrow", "python"),
+        default="auto",
+        help="arrow: columnar, ~10x faster; python: the line-exact reader (standard input/output, "
+        "and any damaged file); auto (default): arrow for files",
     )
     parser.add_argument(
         "--column", default="caller", help="column holding the calling number (default: caller)"
@@ -73,9 +86,24 @@ def _print_summary(summary: BatchSummary) -> None:
     print(
         f"screened {summary.rows} rows in {summary.seconds:.2f}s ({summary.rate:,.0f} rows/s): "
         f"allow {counts.get('allow', 0)}, flag {counts.get('flag', 0)}, block {counts.get('block', 0)}; "
-        f"bad rows {summary.bad_rows}; data version {summary.data_version or '-'}",
+        f"bad rows {summary.bad_rows}; data version {summary.data_version or '-'}; engine {summary.engine}",
         file=sys.stderr,
     )
+
+
+def _use_arrow(engine: str, src: Path | IO[bytes], dst: Path | IO[str]) -> bool:
+    """Whether the Arrow engine runs; a BatchError when what was asked cannot be done."""
+    streams = not isinstance(src, Path) or not isinstance(dst, Path)
+    parquet = any(isinstance(p, Path) and FileKind.of(p).format == "parquet" for p in (src, dst))
+    if engine == "python" and (
+        parquet or any(isinstance(p, Path) and FileKind.of(p).codec for p in (src, dst))
+    ):
+        raise BatchError("--engine python reads and writes plain CSV only; use --engine arrow")
+    if engine == "arrow" and streams:
+        raise BatchError("--engine arrow reads and writes files, not standard input/output")
+    if streams and parquet:
+        raise BatchError("Parquet needs a file, not standard input/output")
+    return engine == "arrow" or (engine == "auto" and not streams)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,21 +120,23 @@ def run(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         return error(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     try:
+        arrow = _use_arrow(args.engine, src, dst)
         with _open_store(settings) as store:
-            summary = screen_csv(
-                src,
-                dst,
-                store,
-                settings.compiled_policy(),
-                today,
-                column=args.column,
-                ingress_column=args.ingress_column,
-                ingress_map=settings.ingress_map(),
-                chunk_rows=args.chunk_rows,
-                progress=False if args.quiet else None,
-                strict=args.strict,
-                encoding=args.encoding,
-            )
+            common: dict[str, Any] = {
+                "column": args.column,
+                "ingress_column": args.ingress_column,
+                "ingress_map": settings.ingress_map(),
+                "progress": False if args.quiet else None,
+                "strict": args.strict,
+                "encoding": args.encoding,
+            }
+            if arrow:
+                assert isinstance(src, Path) and isinstance(dst, Path)
+                summary = screen_file(src, dst, store, settings.compiled_policy(), today, **common)
+            else:
+                summary = screen_csv(
+                    src, dst, store, settings.compiled_policy(), today, chunk_rows=args.chunk_rows, **common
+                )
     except (BatchError, StoreError, OSError) as exc:
         return error(str(exc))
     if not args.quiet:

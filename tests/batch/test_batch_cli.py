@@ -90,6 +90,39 @@ def test_screen_command_writes_annotated_csv_and_summary(
     assert "data version" in captured.err
 
 
+def test_screen_command_engines_and_formats(
+    memory_seam: MemoryStore,
+    calls: tuple[Path, list[str], list[str]],
+    screener: Screener,
+    now: datetime,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src, numbers, peers = calls
+    python_out, arrow_out = tmp_path / "python.csv", tmp_path / "arrow.csv"
+    assert (
+        main(["screen", str(src), "-o", str(python_out), "--date", DAY, "--engine", "python", "--quiet"]) == 0
+    )
+    assert main(["screen", str(src), "-o", str(arrow_out), "--date", DAY]) == 0
+    assert "engine arrow" in capsys.readouterr().err
+    with (
+        open(python_out, encoding="utf-8", newline="") as a,
+        open(arrow_out, encoding="utf-8", newline="") as b,
+    ):
+        assert list(csv.reader(a)) == list(csv.reader(b))
+    assert_matches(arrow_out, numbers, peers, screener, now)
+    parquet = tmp_path / "calls.parquet"
+    assert main(["screen", str(src), "-o", str(parquet), "--date", DAY, "--quiet", "--json-summary"]) == 0
+    assert json.loads(capsys.readouterr().out)["engine"] == "arrow"
+    # Parquet back to CSV: the screened columns are input columns now, so they clash by name.
+    assert main(["screen", str(parquet), "-o", str(tmp_path / "again.csv"), "--quiet"]) == 4
+    assert "already has output column(s) action" in capsys.readouterr().err
+    assert main(["screen", str(src), "-o", str(parquet), "--engine", "python", "--quiet"]) == 4
+    assert "--engine python reads and writes plain CSV only" in capsys.readouterr().err
+    assert main(["screen", str(src), "-o", "-", "--engine", "arrow", "--quiet"]) == 4
+    assert "not standard input/output" in capsys.readouterr().err
+
+
 def test_screen_command_errors_exit_4(
     memory_seam: MemoryStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,343 @@
+"""Call-record files at file speed: CSV (plain, gzip, zstd…) and Parquet in, either out, via Arrow.
+
+`screen_file` streams a file through `arrowscreen.screen_batch` one chunk at a time, so memory
+stays bounded by the chunk on files larger than RAM. The CSV reader is Arrow's (C++; every
+column read as text, so "0312345678" keeps its 0 and "007" stays "007"), and so is the writer.
+
+A bad row never costs the others and is named by its line. Arrow's reader counts records, not
+the physical lines a report must name (a quoted field may hold line breaks), and cannot say where
+bytes invalid in the encoding are; so a file with any damage (a row with the wrong number of
+fields, such bytes, a quote left open) is screened by the line-exact Python reader
+(`csvio.screen_csv`) instead, which reports each bad row at its line and skips it (or stops, with
+``strict``). The summary's ``engine`` says which reader ran. The output is written to
+``<name>.part`` and renamed only when complete, so a failed run never leaves a file that looks
+finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from sipcheck.batch.arrowscreen import screen_batch
+from sipcheck.batch.csvio import BatchError, BatchSummary, screen_csv
+from sipcheck.batch.tables import BatchTables, load_tables
+from sipcheck.ingress import IngressMap
+from sipcheck.policy import CompiledPolicy
+from sipcheck.store import FactStore
+
+Format = Literal["csv", "parquet"]
+DEFAULT_BATCH_ROWS: Final = 1 << 20
+"""Rows per chunk: large enough that Arrow's per-batch costs vanish, small enough to bound memory
+(a chunk of typical CDR rows is ~100 MB with its output columns)."""
+_CODECS: Final = {
+    ".gz": "gzip",
+    ".gzip": "gzip",
+    ".zst": "zstd",
+    ".zstd": "zstd",
+    ".bz2": "bz2",
+    ".lz4": "lz4",
+}
+_PARQUET: Final = (".parquet", ".pq", ".parq")
+
+
+@dataclass(frozen=True, slots=True)
+class FileKind:
+    """What a file name says it is: its format and its stream compression (None: none)."""
+
+    format: Format
+    codec: str | None
+
+    @classmethod
+    def of(cls, path: Path | str) -> FileKind:
+        name = str(path).lower()
+        codec = None
+        for suffix, name_of_codec in _CODECS.items():
+            if name.endswith(suffix):
+                codec, name = name_of_codec, name[: -len(suffix)]
+                break
+        if name.endswith(_PARQUET):
+            if codec is not None:
+                raise BatchError(f"{path}: Parquet compresses its own pages; name it without {suffix}")
+            return cls("parquet", None)
+        return cls("csv", codec)
+
+
+class _Fallback(Exception):
+    """The Arrow CSV reader met damage it cannot name a line for: rerun with the Python reader."""
+
+
+def _all_text(path: Path, codec: str | None, encoding: str) -> dict[str, pa.DataType]:
+    """Every column of the CSV as text, by the names in its header (read with the same options)."""
+    try:
+        with pa.input_stream(str(path), compression=codec) as stream:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 16, encoding=encoding),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),  # the names only
+            )
+            names = list(reader.schema.names)
+    except pa.ArrowInvalid as exc:
+        raise _Fallback(str(exc)) from exc
+    twice = sorted(name for name, n in Counter(names).items() if n > 1)
+    if twice:
+        raise BatchError(f"{path}: column name(s) appear twice in the header: {', '.join(map(repr, twice))}")
+    return dict.fromkeys(names, pa.string())
+
+
+def _csv_batches(path: Path, codec: str | None, encoding: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The CSV's records as batches of text columns. Any damage (a row with the wrong number of
+    fields too: Arrow counts records, not the physical lines a report must name) raises
+    `_Fallback`, and the line-exact reader takes the file over."""
+    types = _all_text(path, codec, encoding)
+    try:
+        with pa.input_stream(str(path), compression=codec) as stream:
+            # Arrow hands out blocks of block_size bytes; rows per batch follow from the row width.
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    use_threads=False, block_size=max(1 << 16, batch_rows * 64), encoding=encoding
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+                ),
+            )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield batch
+    except pa.ArrowInvalid as exc:
+        raise _Fallback(str(exc)) from exc
+
+
+def _parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BatchError(f"{path}: not a readable Parquet file: {exc}") from exc
+
+
+def _parquet_batches(parquet: pq.ParquetFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    yield from parquet.iter_batches(batch_size=batch_rows)
+
+
+class _Writer:
+    """The output, written to ``<name>.part`` and renamed by `commit`; removed if never committed."""
+
+    def __init__(self, dst: Path) -> None:
+        self.dst = dst
+        self.kind = FileKind.of(dst)
+        self.tmp = dst.with_name(dst.name + ".part")
+        self.sink: Any = None
+        self.parquet: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        try:
+            if self.kind.format == "parquet":
+                if self.parquet is None:
+                    self.parquet = pq.ParquetWriter(str(self.tmp), batch.schema, compression="zstd")
+                self.parquet.write_batch(batch)
+                return
+            if self.sink is None:
+                self.sink = pa.output_stream(str(self.tmp), compression=self.kind.codec)
+                # Arrow quotes every header name whatever the quoting style: Python's csv writes it.
+                line = io.StringIO()
+                csv.writer(line, lineterminator="\n").writerow(batch.schema.names)
+                self.sink.write(line.getvalue().encode("utf-8"))
+            self.sink.write(_csv_bytes(batch))
+        except OSError as exc:
+            raise BatchError(f"{self.dst}: cannot write: {exc}") from exc
+
+    def commit(self) -> None:
+        self.close()
+        os.replace(self.tmp, self.dst)
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+            self.parquet = None
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+
+    def discard(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _csv_bytes(batch: pa.RecordBatch) -> pa.Buffer:
+    """``batch`` as CSV: unquoted like Python's csv module writes it, unless a value needs quotes,
+    which Arrow can only give every text value of the batch (still the same CSV when read)."""
+    for quoting in ("none", "needed"):
+        out = pa.BufferOutputStream()
+        try:
+            pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False, quoting_style=quoting))
+        except pa.ArrowInvalid:
+            continue
+        return out.getvalue()
+    raise AssertionError("Arrow wrote no CSV with quoting")  # "needed" quotes anything
+
+
+def screen_file(
+    src: Path | str,
+    dst: Path | str,
+    store: FactStore | None,
+    policy: CompiledPolicy,
+    today: date,
+    *,
+    column: str = "caller",
+    ingress_column: str | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: bool | None = None,
+    strict: bool = False,
+    encoding: str = "utf-8",
+    tables: BatchTables | None = None,
+    ingress_map: IngressMap | None = None,
+) -> BatchSummary:
+    """Screen the call records in ``src`` into ``dst`` (formats by name: ``.csv[.gz|.zst…]``,
+    ``.parquet``): every input column, then `csvio.OUTPUT_COLUMNS`. See the module docstring."""
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be at least 1, got {batch_rows}")
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise BatchError(f"{src}: no such file")
+    if tables is None:
+        if store is None:
+            raise ValueError("screen_file needs a store or tables")
+        tables = load_tables(store)
+    kind = FileKind.of(src)
+    FileKind.of(dst)  # a bad output name is refused before any work
+    started = time.perf_counter()
+    summary = BatchSummary(source=str(src), data_version=tables.data_version, engine="arrow")
+    show = sys.stderr.isatty() if progress is None else progress
+    parquet = _parquet(src) if kind.format == "parquet" else None
+    total = parquet.metadata.num_rows if parquet is not None else None
+    writer = _Writer(dst)
+    bar = tqdm(total=total, unit="rows", unit_scale=True, desc="screen", disable=not show, file=sys.stderr)
+    try:
+        batches = (
+            _parquet_batches(parquet, batch_rows)
+            if parquet is not None
+            else _csv_batches(src, kind.codec, encoding, batch_rows)
+        )
+        for batch in batches:
+            out, counts = screen_batch(
+                batch,
+                tables,
+                policy,
+                today,
+                column=column,
+                ingress_column=ingress_column,
+                ingress_map=ingress_map,
+                source=str(src),
+            )
+            writer.write(out)
+            summary.rows += counts.rows
+            summary.distinct = (summary.distinct or 0) + counts.distinct
+            for action, n in counts.by_action.items():
+                summary.by_action[action] += n
+            bar.update(counts.rows)
+        if writer.sink is None and writer.parquet is None:
+            empty = _empty_input(src, kind, encoding)
+            writer.write(
+                screen_batch(
+                    empty,
+                    tables,
+                    policy,
+                    today,
+                    column=column,
+                    ingress_column=ingress_column,
+                    source=str(src),
+                )[0]
+            )
+        writer.commit()
+    except _Fallback as exc:
+        writer.discard()
+        bar.close()
+        with contextlib.ExitStack() as stack:
+            # A compressed file is read decompressed, a line at a time, like any other.
+            raw = stack.enter_context(pa.input_stream(str(src), compression=kind.codec))
+            fallback = _screen_lines(
+                io.BufferedReader(raw) if kind.codec else src,
+                dst,
+                policy,
+                today,
+                column,
+                ingress_column,
+                progress,
+                strict,
+                encoding,
+                tables,
+                ingress_map,
+                str(src),
+            )
+        fallback.engine = f"python (the Arrow reader stopped: {exc})"
+        fallback.seconds = time.perf_counter() - started
+        return fallback
+    except BaseException:
+        writer.discard()
+        raise
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _screen_lines(
+    src: Path | IO[bytes],
+    dst: Path,
+    policy: CompiledPolicy,
+    today: date,
+    column: str,
+    ingress_column: str | None,
+    progress: bool | None,
+    strict: bool,
+    encoding: str,
+    tables: BatchTables,
+    ingress_map: IngressMap | None,
+    source: str,
+) -> BatchSummary:
+    return screen_csv(
+        src,
+        dst,
+        None,
+        policy,
+        today,
+        column=column,
+        ingress_column=ingress_column,
+        progress=progress,
+        strict=strict,
+        encoding=encoding,
+        tables=tables,
+        ingress_map=ingress_map,
+        source=source,
+    )
+
+
+def _empty_input(src: Path, kind: FileKind, encoding: str) -> pa.RecordBatch:
+    """No rows, the input's columns: a file with a header and no rows still gets its header."""
+    if kind.format == "parquet":
+        schema = _parquet(src).schema_arrow
+    else:
+        schema = pa.schema(list(_all_text(src, kind.codec, encoding).items()))
+    return pa.RecordBatch.from_pylist([], schema=schema)
+
+
+__all__ = ["DEFAULT_BATCH_ROWS", "FileKind", "screen_file"]

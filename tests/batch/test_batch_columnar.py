@@ -1,0 +1,272 @@
+"""The Arrow path: `screen_batch` row by row against `Screener.check`, and `screen_file` against the
+line-exact Python CSV path, in every format it reads and writes."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+from datetime import date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from batchmix import PEERS, realistic_mix
+
+from sipcheck.batch import BatchError, BatchTables, screen_csv
+from sipcheck.batch.arrowscreen import screen_batch
+from sipcheck.batch.columnar import FileKind, screen_file
+from sipcheck.batch.csvio import OUTPUT_COLUMNS, signature_columns
+from sipcheck.model import Component, Part
+from sipcheck.policy import CompiledPolicy
+from sipcheck.screener import Screener
+from sipcheck.verdict import Action, Reason
+
+
+def expected_columns(screener: Screener, caller: str, peer: str | None, now: datetime) -> dict[str, str]:
+    """The output columns `Screener.check` implies for one row."""
+    verdict = screener.check(caller, peer or None, now=now)
+    action, reasons, d_name, d_status, s_name, i_name, version = signature_columns(verdict)
+    number = verdict.number
+    return {
+        "action": action,
+        "reasons": reasons,
+        "e164": number.e164 if number else "",
+        "kind": number.kind.value if number else "",
+        "block": number.block if number else "",
+        "designated_operator": d_name,
+        "designated_status": d_status,
+        "serving_operator": s_name,
+        "ingress_operator": i_name,
+        "data_version": version,
+    }
+
+
+def test_a_record_batch_gets_the_screener_verdict_on_every_row(
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+) -> None:
+    # Repeats on purpose: the batch screens each distinct (caller, ingress) pair once.
+    numbers = realistic_mix(parts, 4_000, seed=21)
+    rng = random.Random(22)
+    numbers += rng.choices(numbers, k=2_000)
+    peers = [rng.choice(PEERS) for _ in numbers]
+    batch = pa.record_batch(
+        {"id": [str(i) for i in range(len(numbers))], "caller": numbers, "ingress": peers}
+    )
+    out, counts = screen_batch(batch, tables, policy, today)
+    assert out.schema.names == ["id", "caller", "ingress", *OUTPUT_COLUMNS]
+    assert out.column("id").to_pylist() == batch.column("id").to_pylist()
+    rows = out.to_pylist()
+    reasons: set[str] = set()
+    for i, (caller, peer) in enumerate(zip(numbers, peers, strict=True)):
+        got = {name: rows[i][name] for name in OUTPUT_COLUMNS}
+        assert got == expected_columns(screener, caller, peer, now), f"row {i}: {caller!r} from {peer!r}"
+        reasons.update(filter(None, got["reasons"].split(";")))
+    assert counts.rows == len(numbers) and counts.distinct < len(numbers)
+    assert sum(counts.by_action.values()) == len(numbers) and all(counts.by_action[a.value] for a in Action)
+    # The comparison covers the cases that matter, not just the easy ones.
+    for reason in (
+        Reason.SUSPENDED,
+        Reason.BLOCK_NOT_DESIGNATED,
+        Reason.INVALID_NUMBER,
+        Reason.INGRESS_UNKNOWN,
+    ):
+        assert reason.value in reasons, reason
+
+
+def test_nulls_and_dictionary_columns_read_as_text(
+    tables: BatchTables, screener: Screener, policy: CompiledPolicy, today: date, now: datetime
+) -> None:
+    callers = pa.array(["0312345678", None, "anonymous", "0312345678"]).dictionary_encode()
+    out, _ = screen_batch(pa.record_batch({"caller": callers}), tables, policy, today)
+    expected = [
+        expected_columns(screener, c, None, now) for c in ("0312345678", "", "anonymous", "0312345678")
+    ]
+    assert out.select(list(OUTPUT_COLUMNS)).to_pylist() == expected
+
+
+def test_numbers_stored_as_integers_are_refused(
+    tables: BatchTables, policy: CompiledPolicy, today: date
+) -> None:
+    batch = pa.record_batch({"caller": pa.array([312345678], pa.int64())})
+    with pytest.raises(BatchError, match=r"<batch>: column 'caller' is int64, not text.*leading 0"):
+        screen_batch(batch, tables, policy, today)
+
+
+def write_calls(path: Path, numbers: list[str], peers: list[str]) -> None:
+    """A CDR file as exports write them: quoted fields with commas, quotes and line breaks inside."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["call_id", "start", "caller", "ingress", "note"])
+        for i, (number, peer) in enumerate(zip(numbers, peers, strict=True)):
+            note = f'say "hi", {i}\nsecond line' if i % 97 == 0 else f"n{i}"
+            writer.writerow([f"c{i}", "2026-03-01T10:00:00+09:00", number, peer, note])
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    if FileKind.of(path).format == "parquet":
+        table = pq.read_table(path)
+        return [table.column_names, *([str(v) for v in row.values()] for row in table.to_pylist())]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        return list(csv.reader(fh))
+
+
+@pytest.fixture(scope="module")
+def calls(parts: dict[Component, Part], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    numbers = [n for n in realistic_mix(parts, 5_000, seed=31) if "\x00" not in n]
+    rng = random.Random(32)
+    path = tmp_path_factory.mktemp("columnar") / "calls.csv"
+    write_calls(path, numbers, [rng.choice(PEERS) or "" for _ in numbers])
+    return path
+
+
+@pytest.fixture(scope="module")
+def python_rows(calls: Path, tables: BatchTables, policy: CompiledPolicy, today: date) -> list[list[str]]:
+    """What the line-exact Python path writes for the same file: the Arrow path must match it."""
+    out = calls.with_name("python.csv")
+    screen_csv(calls, out, None, policy, today, tables=tables, progress=False)
+    return read_rows(out)
+
+
+def test_csv_to_csv_matches_the_python_path_in_several_batches(
+    calls: Path, python_rows: list[list[str]], tables: BatchTables, policy: CompiledPolicy, today: date
+) -> None:
+    out = calls.with_name("arrow.csv")
+    summary = screen_file(calls, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    assert summary.engine == "arrow" and summary.rows == len(python_rows) - 1 and summary.bad_rows == 0
+    assert read_rows(out) == python_rows
+    assert not out.with_name("arrow.csv.part").exists()
+    # Unquoted where nothing needs quotes, as Python's csv module writes: the header too.
+    assert out.read_text(encoding="utf-8").splitlines()[0] == ",".join(python_rows[0])
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_compressed_csv_and_parquet_in_and_out(
+    codec: str,
+    calls: Path,
+    python_rows: list[list[str]],
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    tmp_path: Path,
+) -> None:
+    suffix = {"gzip": ".csv.gz", "zstd": ".csv.zst"}[codec]
+    packed = tmp_path / f"calls{suffix}"
+    with pa.output_stream(str(packed), compression=codec) as sink:
+        sink.write(calls.read_bytes())
+    as_parquet = tmp_path / "screened.parquet"
+    summary = screen_file(packed, as_parquet, None, policy, today, tables=tables, progress=False)
+    assert summary.rows == len(python_rows) - 1
+    assert read_rows(as_parquet) == python_rows
+    # Parquet in (every input column kept as it was), gzip CSV out.
+    plain = tmp_path / "calls.parquet"
+    pq.write_table(pacsv.read_csv(calls, convert_options=_all_text(calls)), plain)
+    back = tmp_path / "screened.csv.gz"
+    screen_file(plain, back, None, policy, today, tables=tables, progress=False)
+    assert read_rows(back) == python_rows
+
+
+def _all_text(path: Path) -> pacsv.ConvertOptions:
+    names = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+    return pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
+
+
+BAD = (
+    b"caller,note\n"  # 1
+    b"0312345678,ok\n"  # 2
+    b"0312345679\n"  # 3: one field short
+    b'"0312345670","multi\nline"\n'  # 4-5: fine
+    b"0312345672,a,b\n"  # 6: one field too many
+    b"\n"  # 7: blank, ignored
+    b"0312345673,last\n"  # 8
+)
+
+
+@pytest.mark.parametrize("tail", [b"", b"0312345671,\xff\xfe broken\n0312345675,after\n"])
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_damaged_file_is_screened_line_exact_by_the_python_reader(
+    tail: bytes, suffix: str, tables: BatchTables, policy: CompiledPolicy, today: date, tmp_path: Path
+) -> None:
+    """Arrow counts records (the multi-line record above makes line 6 its record 5) and cannot
+    place bad bytes: the line-exact reader takes a damaged file over, and says so."""
+    data = BAD + tail
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(data)
+    src = tmp_path / f"bad{suffix}"
+    src.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    out = tmp_path / "out.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, progress=False)
+    python = screen_csv(plain, tmp_path / "py.csv", None, policy, today, tables=tables, progress=False)
+    assert summary.engine.startswith("python (the Arrow reader stopped: ")
+    assert summary.source == str(src)
+    bad = [(b.line, b.reason) for b in summary.bad]
+    assert bad == [(b.line, b.reason) for b in python.bad]
+    assert bad[:2] == [(3, "expected 2 fields, got 1"), (6, "expected 2 fields, got 3")]
+    assert ((9, "bytes not valid in utf-8") in bad) == bool(tail)
+    assert read_rows(out) == read_rows(tmp_path / "py.csv")
+    with pytest.raises(BatchError, match=r"bad\.csv(\.gz)?:3: expected 2 fields, got 1"):
+        screen_file(src, tmp_path / "strict.csv", None, policy, today, tables=tables, strict=True)
+    assert not (tmp_path / "strict.csv").exists() and not (tmp_path / "strict.csv.part").exists()
+
+
+def test_header_only_bad_names_and_a_failed_run_leave_nothing_behind(
+    tables: BatchTables, policy: CompiledPolicy, today: date, tmp_path: Path
+) -> None:
+    src = tmp_path / "empty.csv"
+    src.write_text("caller,x\n", encoding="utf-8")
+    screen_file(src, tmp_path / "empty-out.csv", None, policy, today, tables=tables, progress=False)
+    assert read_rows(tmp_path / "empty-out.csv") == [["caller", "x", *OUTPUT_COLUMNS]]
+    src.write_text("from,to\n0312345678,0312345679\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"no column 'caller'; columns present: 'from', 'to'"):
+        screen_file(src, tmp_path / "out.csv", None, policy, today, tables=tables)
+    assert list(tmp_path.glob("out.csv*")) == []
+    src.write_text("caller,x,caller\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(BatchError, match=r"appear twice in the header: 'caller'"):
+        screen_file(src, tmp_path / "out.csv", None, policy, today, tables=tables)
+    with pytest.raises(BatchError, match="Parquet compresses its own pages"):
+        screen_file(src, tmp_path / "out.parquet.gz", None, policy, today, tables=tables)
+    with pytest.raises(BatchError, match="no such file"):
+        screen_file(tmp_path / "missing.csv", tmp_path / "out.csv", None, policy, today, tables=tables)
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(BatchError, match="not a readable Parquet file"):
+        screen_file(tmp_path / "junk.parquet", tmp_path / "out.csv", None, policy, today, tables=tables)
+    assert list(tmp_path.glob("out*")) == []
+
+
+def test_cp932_input(
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "sjis.csv"
+    src.write_bytes("発信者,備考\n0312345678,東京\n".encode("cp932"))
+    out = tmp_path / "out.csv"
+    summary = screen_file(
+        src, out, None, policy, today, tables=tables, column="発信者", encoding="cp932", progress=False
+    )
+    assert summary.engine == "arrow"
+    rows = read_rows(out)
+    assert (
+        rows[1][:2] == ["0312345678", "東京"]
+        and rows[1][2] == expected_columns(screener, "0312345678", None, now)["action"]
+    )
+
+
+def test_summary_is_json_ready(calls: Path, tables: BatchTables, policy: CompiledPolicy, today: date) -> None:
+    summary = screen_file(calls, calls.with_name("j.csv"), None, policy, today, tables=tables, progress=False)
+    data = summary.to_dict()
+    assert data["engine"] == "arrow" and data["rows"] == summary.rows and data["distinct"] == summary.distinct
+    assert sum(data["by_action"].values()) == summary.rows
+    assert json.loads(json.dumps(data)) == data
