@@ -13,6 +13,7 @@ Spark users call `arrowscreen.screen_batch` from ``mapInArrow`` instead (docs/ba
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -35,19 +36,23 @@ class FileJob:
 
 
 def jobs_for(inputs: Sequence[Path | str], out_dir: Path | str, suffix: str | None = None) -> list[FileJob]:
-    """One job per input, each written to ``out_dir`` under its own name (``suffix`` replaces the
-    file's format suffix, e.g. ".parquet"). Two inputs with one name are refused: they would
-    overwrite each other's output."""
-    out = Path(out_dir)
+    """One job per input, its output under ``out_dir`` at the input's path below the inputs'
+    common directory, so a partitioned data set (``day=01/part-0.parquet``…) keeps its layout.
+    ``suffix`` replaces each name's format suffix (".parquet": CSV in, Parquet out). Two inputs
+    that would write one output are refused."""
+    paths = [Path(item).resolve() for item in inputs]
+    root = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
     jobs: list[FileJob] = []
-    seen: dict[str, str] = {}
-    for item in inputs:
-        path = Path(item)
-        name = path.name if suffix is None else path.name.split(".", 1)[0] + suffix
-        if name in seen:
-            raise ValueError(f"{seen[name]} and {path} would both be written to {out / name}")
-        seen[name] = str(path)
-        jobs.append(FileJob(str(path), str(out / name)))
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        relative = path.relative_to(root)
+        if suffix is not None:
+            relative = relative.with_name(relative.name.split(".", 1)[0] + suffix)
+        dst = Path(out_dir) / relative
+        if dst in seen:
+            raise ValueError(f"{seen[dst]} and {path} would both be written to {dst}")
+        seen[dst] = path
+        jobs.append(FileJob(str(path), str(dst)))
     return jobs
 
 
@@ -60,6 +65,9 @@ def _screen_job(
     ingress_column: str | None,
     ingress_map: IngressMap | None,
 ) -> dict[str, Any]:
+    from distributed import get_worker  # on the worker: where this job ran
+
+    Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
     summary: BatchSummary = screen_file(
         job.src,
         job.dst,
@@ -72,7 +80,7 @@ def _screen_job(
         tables=tables,
         ingress_map=ingress_map,
     )
-    return {**summary.to_dict(), "output": job.dst}
+    return {**summary.to_dict(), "output": job.dst, "worker": get_worker().address}
 
 
 def screen_files(
@@ -86,9 +94,10 @@ def screen_files(
     ingress_column: str | None = None,
     ingress_map: IngressMap | None = None,
 ) -> list[dict[str, Any]]:
-    """Screen every job's file on ``client``'s cluster (a ``distributed.Client``); each job's
-    summary (`BatchSummary.to_dict` plus ``output``), in the jobs' order. A job that fails raises
-    its error here, naming its file (`BatchError` as on one machine)."""
+    """Screen every job's file on ``client``'s cluster (a ``distributed.Client``). Returns each
+    job's summary (`BatchSummary.to_dict` plus ``output`` and the ``worker`` it ran on), in the
+    jobs' order. A job that fails raises its error here, naming its file (`BatchError` as on one
+    machine)."""
     shared = client.scatter(tables, broadcast=True)
     futures = [
         client.submit(
