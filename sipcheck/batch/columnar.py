@@ -1,6 +1,6 @@
 """Call-record files at file speed: CSV (plain, gzip, zstd…) and Parquet in, either out, via Arrow.
 
-`screen_file` streams a file through `arrowscreen.screen_batch` one chunk at a time, so memory
+`screen_file` streams a file through `arrowscreen.screen_pairs` one chunk at a time, so memory
 stays bounded by the chunk on files larger than RAM. The CSV reader is Arrow's (C++; every
 column read as text, so "0312345678" keeps its 0 and "007" stays "007"), and so is the writer.
 
@@ -29,13 +29,15 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sipcheck.batch.arrowscreen import screen_batch
-from sipcheck.batch.csvio import BatchError, BatchSummary, screen_csv
+from sipcheck.batch.arrowscreen import Screened, check_columns, quote_csv, screen_pairs
+from sipcheck.batch.csvio import OUTPUT_COLUMNS, BatchError, BatchSummary, screen_csv
 from sipcheck.batch.tables import BatchTables, load_tables
 from sipcheck.ingress import IngressMap
 from sipcheck.policy import CompiledPolicy
@@ -148,20 +150,35 @@ class _Writer:
         self.sink: Any = None
         self.parquet: pq.ParquetWriter | None = None
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    @property
+    def started(self) -> bool:
+        return self.sink is not None or self.parquet is not None
+
+    def write(self, batch: pa.RecordBatch, screened: Screened | None) -> None:
+        """``batch``'s columns, then (when given) the screened columns."""
         try:
             if self.kind.format == "parquet":
+                if screened is not None:
+                    names = [*batch.schema.names, *OUTPUT_COLUMNS]
+                    batch = pa.RecordBatch.from_arrays(
+                        [*batch.columns, *screened.dictionary_columns()], names=names
+                    )
                 if self.parquet is None:
-                    self.parquet = pq.ParquetWriter(str(self.tmp), batch.schema, compression="zstd")
+                    # Statistics (min/max per row group, for filters) on the input columns and the
+                    # action: on every output column they cost more than writing the column.
+                    inputs = [n for n in batch.schema.names if n not in OUTPUT_COLUMNS]
+                    self.parquet = pq.ParquetWriter(
+                        str(self.tmp), batch.schema, compression="zstd", write_statistics=[*inputs, "action"]
+                    )
                 self.parquet.write_batch(batch)
                 return
             if self.sink is None:
                 self.sink = pa.output_stream(str(self.tmp), compression=self.kind.codec)
-                # Arrow quotes every header name whatever the quoting style: Python's csv writes it.
-                line = io.StringIO()
-                csv.writer(line, lineterminator="\n").writerow(batch.schema.names)
-                self.sink.write(line.getvalue().encode("utf-8"))
-            self.sink.write(_csv_bytes(batch))
+                names = [*batch.schema.names, *(OUTPUT_COLUMNS if screened is not None else ())]
+                header = io.StringIO()
+                csv.writer(header, lineterminator="\n").writerow(names)
+                self.sink.write(header.getvalue().encode("utf-8"))
+            self.sink.write(csv_lines(batch, screened.csv_text() if screened is not None else None, self.dst))
         except OSError as exc:
             raise BatchError(f"{self.dst}: cannot write: {exc}") from exc
 
@@ -182,17 +199,29 @@ class _Writer:
         self.tmp.unlink(missing_ok=True)
 
 
-def _csv_bytes(batch: pa.RecordBatch) -> pa.Buffer:
-    """``batch`` as CSV: unquoted like Python's csv module writes it, unless a value needs quotes,
-    which Arrow can only give every text value of the batch (still the same CSV when read)."""
-    for quoting in ("none", "needed"):
-        out = pa.BufferOutputStream()
+def csv_lines(batch: pa.RecordBatch, tail: pa.Array | None, dst: Path | str = "<output>") -> pa.Buffer:
+    """``batch``'s rows as CSV lines (then ``tail``: each row's CSV text with its line end).
+
+    Written with Arrow's string kernels, not its CSV writer: that one quotes every text value or
+    none, where Python's csv module, and so the Python engine, quotes a field only when a comma, a
+    quote or a line break needs it. Non-text columns (a Parquet input's integers, timestamps) are
+    written as Arrow casts them to text; nulls as empty fields."""
+    fields = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
         try:
-            pacsv.write_csv(batch, out, pacsv.WriteOptions(include_header=False, quoting_style=quoting))
-        except pa.ArrowInvalid:
-            continue
-        return out.getvalue()
-    raise AssertionError("Arrow wrote no CSV with quoting")  # "needed" quotes anything
+            fields.append(quote_csv(pc.fill_null(column.cast(pa.string()), "")))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise BatchError(
+                f"{dst}: column {name!r} ({column.type}) cannot be written as CSV text: {exc}"
+            ) from exc
+    if not fields or batch.num_rows == 0:
+        return pa.py_buffer(b"")
+    if tail is not None:
+        lines = pc.binary_join_element_wise(*fields, tail, ",")  # the tail ends each line
+    else:
+        lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, ","), "\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return lines.buffers()[2][int(offsets[0]) : int(offsets[-1])]
 
 
 def screen_file(
@@ -237,36 +266,29 @@ def screen_file(
             if parquet is not None
             else _csv_batches(src, kind.codec, encoding, batch_rows)
         )
+        ingress_name: str | None = None
         for batch in batches:
-            out, counts = screen_batch(
-                batch,
+            if not writer.started:
+                ingress_name = check_columns(batch.schema, column, ingress_column, str(src))
+            screened = screen_pairs(
+                batch.column(column),
+                batch.column(ingress_name) if ingress_name is not None else None,
                 tables,
                 policy,
                 today,
-                column=column,
-                ingress_column=ingress_column,
-                ingress_map=ingress_map,
-                source=str(src),
+                ingress_map,
             )
-            writer.write(out)
+            writer.write(batch, screened)
+            counts = screened.counts
             summary.rows += counts.rows
             summary.distinct = (summary.distinct or 0) + counts.distinct
             for action, n in counts.by_action.items():
                 summary.by_action[action] += n
             bar.update(counts.rows)
-        if writer.sink is None and writer.parquet is None:
+        if not writer.started:
             empty = _empty_input(src, kind, encoding)
-            writer.write(
-                screen_batch(
-                    empty,
-                    tables,
-                    policy,
-                    today,
-                    column=column,
-                    ingress_column=ingress_column,
-                    source=str(src),
-                )[0]
-            )
+            check_columns(empty.schema, column, ingress_column, str(src))
+            writer.write(empty, screen_pairs(pa.array([], pa.string()), None, tables, policy, today))
         writer.commit()
     except _Fallback as exc:
         writer.discard()
