@@ -5,8 +5,8 @@ the compiled designation data to every worker once: pickled once on the client (
 built-in data set, 0.2 s), scattered as those bytes to every worker, unpickled once per worker
 and kept for its tasks. (Scattering the tables object itself took 2.3 s: Dask walks it with its
 own serialisers.) Then it screens one file per task with `columnar.screen_file`, the same code
-and the same `policy.decide` a single machine runs, writing one output file per input. Nothing is gathered to the client but the summaries, so
-the cluster's disks, not the client, carry the rows.
+and the same `policy.decide` a single machine runs, writing one output file per input. Nothing
+is gathered to the client but the summaries, so the cluster's disks, not the client, carry the rows.
 
 Dask (``dask.distributed``) is an optional dependency (``pip install 'sipcheck[distributed]'``);
 Spark users call `arrowscreen.screen_batch` from ``mapInArrow`` instead (docs/batch.md).
