@@ -115,8 +115,8 @@ def main() -> int:
         write_cdrs(csv_in, args.rows, args.distinct, parts)
         size = csv_in.stat().st_size
         print(
-            f"bench_batch_files: {args.rows:,} rows, {args.distinct:,} distinct callers, {size / 1e6:.0f} MB CSV, "
-            f"data {source}; median of {args.runs}; Arrow thread pools: 1"
+            f"bench_batch_files: {args.rows:,} rows, {args.distinct:,} distinct callers, "
+            f"{size / 1e6:.0f} MB CSV, data {source}; median of {args.runs}; Arrow thread pools: 1"
         )
         out = work / "out.csv"
 
