@@ -137,7 +137,7 @@ _NEEDS_QUOTES: Final = '[,"\r\n]'
 @dataclass(frozen=True, slots=True)
 class Screened:
     """One batch screened: each row's distinct (caller, ingress) pair, each pair's own columns and
-    verdict, each verdict's columns. Rendered as plain columns, dictionary columns or CSV text."""
+    verdict, each verdict's columns. Rendered as plain columns or as CSV text."""
 
     row_pair: npt.NDArray[np.int64]
     pair_columns: tuple[pa.Array, pa.Array, pa.Array]  # e164, kind, block per pair
@@ -153,24 +153,15 @@ class Screened:
             for i in range(len(OUTPUT_COLUMNS))
         ]
 
-    def _indexed(self) -> list[tuple[pa.Array, npt.NDArray[np.int64]]]:
+    def _indexed(self) -> list[tuple[pa.Array, pa.Array]]:
         """Each output column as (values, each row's index into them), in `OUTPUT_COLUMNS` order."""
-        row_signature = self.pair_signature[self.row_pair]
-        return [
-            (values, row_signature if per_verdict else self.row_pair)
-            for values, per_verdict in self._values()
-        ]
+        by_pair = pa.array(self.row_pair)
+        by_signature = pa.array(self.pair_signature[self.row_pair])
+        return [(values, by_signature if per_verdict else by_pair) for values, per_verdict in self._values()]
 
     def columns(self) -> list[pa.Array]:
         """Plain string columns, one value per row."""
-        return [pc.take(values, pa.array(index)) for values, index in self._indexed()]
-
-    def dictionary_columns(self) -> list[pa.Array]:
-        """Dictionary-encoded columns: no per-row strings at all, which Parquet stores as they are."""
-        return [
-            pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), values)
-            for values, index in self._indexed()
-        ]
+        return [pc.take(values, index) for values, index in self._indexed()]
 
     def csv_text(self) -> pa.Array:
         """Each row's output columns as one CSV fragment with its line end ("allow,,+81…\\n"),

@@ -160,12 +160,12 @@ class _Writer:
             if self.kind.format == "parquet":
                 if screened is not None:
                     names = [*batch.schema.names, *OUTPUT_COLUMNS]
-                    batch = pa.RecordBatch.from_arrays(
-                        [*batch.columns, *screened.dictionary_columns()], names=names
-                    )
+                    batch = pa.RecordBatch.from_arrays([*batch.columns, *screened.columns()], names=names)
                 if self.parquet is None:
-                    # Statistics (min/max per row group, for filters) on the input columns and the
-                    # action: on every output column they cost more than writing the column.
+                    # Plain string columns (the writer dictionary-encodes them itself: smaller and no
+                    # slower than handing it Arrow dictionaries). Statistics (min/max per row group,
+                    # for filters) on the input columns and the action only: on every output
+                    # column they cost more than writing it.
                     inputs = [n for n in batch.schema.names if n not in OUTPUT_COLUMNS]
                     self.parquet = pq.ParquetWriter(
                         str(self.tmp), batch.schema, compression="zstd", write_statistics=[*inputs, "action"]

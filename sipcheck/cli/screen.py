@@ -17,9 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from sipcheck.batch import BatchError, BatchSummary, screen_csv
+from sipcheck.batch import BatchError, BatchSummary, load_tables, screen_csv
 from sipcheck.batch.columnar import FileKind, screen_file
 from sipcheck.batch.csvio import DEFAULT_CHUNK_ROWS
+from sipcheck.batch.nightly import find_inputs, screen_tree
 from sipcheck.cli.common import MAX_ERRORS_SHOWN, configured_store, error
 from sipcheck.screener import japan_date
 from sipcheck.settings import Settings, get_settings
@@ -47,11 +48,28 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "input", metavar="FILE", help="call records (CSV with a header row, or Parquet); - for standard input"
+        "input",
+        metavar="FILE",
+        nargs="+",
+        help="call records (CSV with a header row, or Parquet); - for standard input; with --out-dir "
+        "also directories (searched recursively) and glob patterns",
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "-o", "--output", metavar="FILE", help="annotated file to write; - for standard output"
+    )
+    target.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="screen every input file into DIR (their layout mirrored), skipping files already "
+        "screened unchanged with the same data version (DIR/.sipcheck-screened.json): a nightly job",
     )
     parser.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="annotated file to write; - for standard output"
+        "--to",
+        choices=("csv", "parquet"),
+        help="with --out-dir: write this format (default: each input's own)",
     )
+    parser.add_argument("--force", action="store_true", help="with --out-dir: screen every file again")
     parser.add_argument(
         "--engine",
         choices=("auto", "arrow", "python"),
@@ -106,19 +124,80 @@ def _use_arrow(engine: str, src: Path | IO[bytes], dst: Path | IO[str]) -> bool:
     return engine == "arrow" or (engine == "auto" and not streams)
 
 
+def _run_tree(args: argparse.Namespace, settings: Settings, today: date) -> int:
+    """``--out-dir``: every input file, once per data version (`sipcheck.batch.nightly`)."""
+    if args.engine == "python":
+        return error("--out-dir runs the Arrow engine; --engine python takes one file with -o")
+    try:
+        inputs = find_inputs(args.input)
+        with _open_store(settings) as store:
+            tables = load_tables(store)
+            policy = settings.compiled_policy()
+
+            def screen(src: Path, dst: Path) -> BatchSummary:
+                summary = screen_file(
+                    src,
+                    dst,
+                    None,
+                    policy,
+                    today,
+                    tables=tables,
+                    column=args.column,
+                    ingress_column=args.ingress_column,
+                    ingress_map=settings.ingress_map(),
+                    progress=False if args.quiet else None,
+                    strict=args.strict,
+                    encoding=args.encoding,
+                )
+                if not args.quiet:
+                    _report(summary)
+                return summary
+
+            suffix = {"csv": ".csv", "parquet": ".parquet", None: None}[args.to]
+            tree = screen_tree(
+                inputs, Path(args.out_dir), tables.data_version, screen, suffix=suffix, force=args.force
+            )
+    except (BatchError, StoreError, OSError, ValueError) as exc:
+        return error(str(exc))
+    totals = tree.to_dict()
+    if not args.quiet:
+        print(
+            f"screened {totals['files_screened']} file(s), {totals['rows']} rows; skipped "
+            f"{totals['files_skipped']} already screened with data version {tables.data_version}",
+            file=sys.stderr,
+        )
+    if args.json_summary:
+        print(json.dumps(totals, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _report(summary: BatchSummary) -> None:
+    for bad in summary.bad[:MAX_ERRORS_SHOWN]:
+        print(f"sipcheck: bad row: {bad.describe(summary.source)}", file=sys.stderr)
+    if summary.bad_rows > MAX_ERRORS_SHOWN:
+        print(f"sipcheck: … and {summary.bad_rows - MAX_ERRORS_SHOWN} more bad rows", file=sys.stderr)
+    _print_summary(summary)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     today = args.date or japan_date(settings.clock()())
-    src: Path | IO[bytes] = sys.stdin.buffer if args.input == "-" else Path(args.input)
-    dst: Path | IO[str] = sys.stdout if args.output == "-" else Path(args.output)
-    if isinstance(src, Path) and not src.is_file():
-        return error(f"{src}: no such file")
     try:
         codecs.lookup(args.encoding)
     except LookupError:
         return error(f"unknown encoding {args.encoding!r}")
     if args.chunk_rows < 1:
         return error(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    if args.out_dir is not None:
+        return _run_tree(args, settings, today)
+    if args.to is not None or args.force:
+        return error("--to and --force go with --out-dir")
+    if len(args.input) != 1:
+        return error(f"-o takes one input, got {len(args.input)}; use --out-dir for several")
+    src: Path | IO[bytes] = sys.stdin.buffer if args.input[0] == "-" else Path(args.input[0])
+    dst: Path | IO[str] = sys.stdout if args.output == "-" else Path(args.output)
+    if isinstance(src, Path) and not src.is_file():
+        return error(f"{src}: no such file")
     try:
         arrow = _use_arrow(args.engine, src, dst)
         with _open_store(settings) as store:
@@ -140,11 +219,7 @@ def run(args: argparse.Namespace) -> int:
     except (BatchError, StoreError, OSError) as exc:
         return error(str(exc))
     if not args.quiet:
-        for bad in summary.bad[:MAX_ERRORS_SHOWN]:
-            print(f"sipcheck: bad row: {bad.describe(summary.source)}", file=sys.stderr)
-        if summary.bad_rows > MAX_ERRORS_SHOWN:
-            print(f"sipcheck: … and {summary.bad_rows - MAX_ERRORS_SHOWN} more bad rows", file=sys.stderr)
-        _print_summary(summary)
+        _report(summary)
     if args.json_summary:
         stream = sys.stderr if dst is sys.stdout else sys.stdout
         print(json.dumps(summary.to_dict(), ensure_ascii=False), file=stream)

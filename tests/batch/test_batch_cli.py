@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from batchmix import PEERS, realistic_mix
 
@@ -190,3 +191,56 @@ def test_date_option_changes_certification_day(
     assert main(["screen", str(src), "-o", str(early), "--date", "2025-01-01", "--quiet"]) == 0
     assert main(["screen", str(src), "-o", str(late), "--date", date(2026, 7, 1).isoformat(), "--quiet"]) == 0
     assert early.read_text(encoding="utf-8") != late.read_text(encoding="utf-8")
+
+
+def test_out_dir_screens_a_tree_once_per_data_version(
+    memory_seam: MemoryStore,
+    calls: tuple[Path, list[str], list[str]],
+    screener: Screener,
+    now: datetime,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A nightly job: every CDR file under a directory, its layout mirrored; the second night
+    skips what is unchanged, a changed file is screened again, and new data screens all again."""
+    src, numbers, peers = calls
+    tree = tmp_path / "cdr"
+    for day in ("01", "02"):
+        (tree / f"day={day}").mkdir(parents=True)
+        (tree / f"day={day}" / "calls.csv").write_bytes(src.read_bytes())
+    (tree / "README.txt").write_text("not a CDR file", encoding="utf-8")
+    out = tmp_path / "screened"
+    argv = [
+        "screen",
+        str(tree),
+        "--out-dir",
+        str(out),
+        "--to",
+        "parquet",
+        "--date",
+        DAY,
+        "--quiet",
+        "--json-summary",
+    ]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["files_screened"], first["files_skipped"], first["rows"]) == (2, 0, 2 * len(numbers))
+    table = pq.read_table(out / "day=02" / "calls.parquet").to_pylist()
+    for row, number, peer in zip(table, numbers, peers, strict=True):
+        assert row["action"] == screener.check(number, peer or None, now=now).action.value, number
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["files_skipped"] == 2
+    with open(tree / "day=01" / "calls.csv", "a", encoding="utf-8") as fh:
+        fh.write("9999,0312345678,\n")
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["files_screened"], again["files_skipped"]) == (1, 1)
+    assert again["screened"][0]["rows"] == len(numbers) + 1
+    # New data (another version): everything is screened again.
+    memory_seam.publish({Component.SUSPENSIONS: memory_seam.part(Component.SUSPENSIONS)})
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["files_screened"] == 2
+    assert main(["screen", str(tmp_path / "nothing*.csv"), "--out-dir", str(out), "--quiet"]) == 4
+    assert "no such file, directory or matching call-record files" in capsys.readouterr().err
+    assert main(["screen", str(src), str(src), "-o", str(tmp_path / "x.csv"), "--quiet"]) == 4
+    assert "-o takes one input" in capsys.readouterr().err
