@@ -6,6 +6,7 @@ import random
 
 from sipcheck.batch.synthetic import number_in
 from sipcheck.model import Block, Component, Part, Suspension, Wholesale
+from sipcheck.verdict import Reason
 
 PEERS = (
     None,
@@ -93,3 +94,24 @@ def realistic_mix(parts: dict[Component, Part], count: int, seed: int) -> list[s
                 )
             )
     return out
+
+
+COVERED_REASONS = (
+    Reason.ANONYMOUS,
+    Reason.INVALID_NUMBER,
+    Reason.SUSPENDED,
+    Reason.BLOCK_NOT_DESIGNATED,
+    Reason.BLOCK_NOT_IN_USE,
+    Reason.INTERNATIONAL_NUMBER,
+    Reason.INGRESS_UNKNOWN,
+    Reason.DESIGNATED_OPERATOR_UNCERTIFIED,
+    Reason.DESIGNATED_OPERATOR_PROVISIONAL,
+    Reason.DESIGNATED_OPERATOR_REVOKED,
+    Reason.DESIGNATED_OPERATOR_EXPIRED,
+    Reason.SERVING_OPERATOR_UNCERTIFIED,
+    Reason.SERVING_OPERATOR_REVOKED,
+    Reason.INGRESS_OPERATOR_PROVISIONAL,
+    Reason.INGRESS_OPERATOR_REVOKED,
+)
+"""The reasons `realistic_mix` (6,000 numbers, every peer) must produce: the comparisons prove little
+otherwise."""

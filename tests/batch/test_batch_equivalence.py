@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import numpy as np
 import numpy.typing as npt
-from batchmix import PEERS, decorate, realistic_mix
+from batchmix import COVERED_REASONS, PEERS, decorate, realistic_mix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,23 +77,7 @@ def test_realistic_mix_matches_screener_row_by_row(
     assert set(actions) == set(Action)
     result = screen_array(numbers, ingress, tables, policy, today)
     covered = {reason for verdict in result.verdicts for reason in verdict.reasons}
-    for reason in (
-        Reason.ANONYMOUS,
-        Reason.INVALID_NUMBER,
-        Reason.SUSPENDED,
-        Reason.BLOCK_NOT_DESIGNATED,
-        Reason.BLOCK_NOT_IN_USE,
-        Reason.INTERNATIONAL_NUMBER,
-        Reason.INGRESS_UNKNOWN,
-        Reason.DESIGNATED_OPERATOR_UNCERTIFIED,
-        Reason.DESIGNATED_OPERATOR_PROVISIONAL,
-        Reason.DESIGNATED_OPERATOR_REVOKED,
-        Reason.DESIGNATED_OPERATOR_EXPIRED,
-        Reason.SERVING_OPERATOR_UNCERTIFIED,
-        Reason.SERVING_OPERATOR_REVOKED,
-        Reason.INGRESS_OPERATOR_PROVISIONAL,
-        Reason.INGRESS_OPERATOR_REVOKED,
-    ):
+    for reason in COVERED_REASONS:
         assert reason in covered, reason
     # Decided once per signature, not once per row.
     assert len(result.verdicts) < len(numbers) / 4
