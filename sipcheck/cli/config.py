@@ -2,6 +2,10 @@
 
 `deploy/sipcheck.example.toml` is this command's output with `--defaults`, so the
 example can never drift from the settings model (a test compares them).
+
+Secrets are never printed: bearer tokens are listed by name only (commented out, so the output
+used as a settings file grants nothing), and a password inside a URL is replaced by ``***``. The
+output goes into tickets and chat; the tokens stay where they were configured.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
@@ -50,6 +55,23 @@ def _literal(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+SECRET_TABLES = {("http", "tokens")}
+"""Tables whose values are secrets: their keys are shown, their values never."""
+
+
+def hide_url_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (redis://:secret@host → redis://:***@host)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _describe(model: type[BaseModel], name: str) -> str | None:
@@ -91,13 +113,19 @@ def render_toml(settings: Settings, *, defaults: bool) -> str:
             if value is None:
                 lines.append(f"# {name} =")
             else:
+                if isinstance(value, str) and "://" in value:
+                    value = hide_url_password(value)
                 lines.append(f"{name} = {_literal(value)}")
         for name, table, description in tables:
             lines.append(f"\n[{section}.{name}]")
             lines.extend(_comment(description))
+            secret = (section, name) in SECRET_TABLES
             for key, value in table.items():
                 key_text = key.value if isinstance(key, Enum) else str(key)
-                lines.append(f"{json.dumps(key_text)} = {_literal(value)}")
+                if secret:
+                    lines.append(f"# {json.dumps(key_text)} = (hidden: a secret is never printed)")
+                else:
+                    lines.append(f"{json.dumps(key_text)} = {_literal(value)}")
     return "\n".join(lines) + "\n"
 
 

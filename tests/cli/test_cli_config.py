@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sipcheck.cli.config import render_toml
+from sipcheck.cli.main import main
 from sipcheck.settings import Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "sipcheck.example.toml"
@@ -67,3 +71,41 @@ def test_cli_reports_a_bad_settings_file_without_a_traceback(
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert "bad settings" in err and "redis.urll" in err and "Traceback" not in err
+
+
+def test_show_never_prints_a_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "sipcheck.toml"
+    config.write_text(
+        '[redis]\nurl = "redis://ops:s3cret-pw@127.0.0.1:6390/2"\n'
+        '[http.tokens]\n"noc" = "tok-abcdef0123456789"\n"ops" = "tok-ghijkl9876543210"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "config", "show"]) == 0
+    out = capsys.readouterr().out
+    for secret in ("s3cret-pw", "tok-abcdef0123456789", "tok-ghijkl9876543210"):
+        assert secret not in out
+    assert 'url = "redis://ops:***@127.0.0.1:6390/2"' in out
+    assert '# "noc" = (hidden: a secret is never printed)' in out and '# "ops" =' in out
+    # The output, used as a settings file, loads and grants nothing.
+    shown = tmp_path / "shown.toml"
+    shown.write_text(out, encoding="utf-8")
+    assert main(["--config", str(shown), "config", "show"]) == 0
+    assert "tok-" not in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`sipcheck config show | head -0`: the reader is gone before the first write."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sipcheck.cli.main", "config", "show", "--defaults"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stderr.decode() == ""
+    assert proc.returncode == 141
