@@ -7,11 +7,19 @@ import json
 import sys
 from typing import Any
 
-from sipcheck.cli.common import EXIT_ALLOW, EXIT_BLOCK, EXIT_FLAG, configured_store, error, print_table
+from sipcheck.cli.common import (
+    EXIT_ALLOW,
+    EXIT_BLOCK,
+    EXIT_FLAG,
+    configured_store,
+    error,
+    hide_url_password,
+    print_table,
+)
 from sipcheck.screener import Screener
 from sipcheck.settings import get_settings
 from sipcheck.store import StoreError
-from sipcheck.verdict import Action, Verdict
+from sipcheck.verdict import Action, Reason, Verdict
 
 EXIT_BY_ACTION = {Action.ALLOW: EXIT_ALLOW, Action.FLAG: EXIT_FLAG, Action.BLOCK: EXIT_BLOCK}
 
@@ -74,5 +82,16 @@ def run(args: argparse.Namespace) -> int:
         )
         if verdicts and verdicts[0].data_version:
             print(f"data version {verdicts[0].data_version}", file=sys.stderr)
+    unavailable = [v for v in verdicts if Reason.DATA_UNAVAILABLE in v.reasons]
+    if unavailable:
+        # The verdicts are true (the data could not be read) but say nothing about the callers:
+        # a script reading only the exit code must still be told, on stderr, why.
+        where = hide_url_password(settings.redis.url) if settings.redis.url else "the embedded store"
+        cause = next((v.error for v in unavailable if v.error), None) or f"{where} did not answer"
+        print(
+            f"sipcheck: warning: no data to screen with ({cause}); {len(unavailable)} verdict(s) "
+            f"follow the fail policy ({settings.policy.fail_policy}): reason data_unavailable",
+            file=sys.stderr,
+        )
     worst = max((v.action for v in verdicts), key=lambda a: EXIT_BY_ACTION[a], default=Action.ALLOW)
     return EXIT_BY_ACTION[worst]

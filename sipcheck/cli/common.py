@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from sipcheck.settings import Settings, get_settings
 from sipcheck.store import FactStore
@@ -43,3 +44,16 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def error(message: str) -> int:
     print(f"sipcheck: error: {message}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def hide_url_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (redis://:secret@host → redis://:***@host)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -16,11 +16,10 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
-from sipcheck.cli.common import EXIT_ALLOW, error
+from sipcheck.cli.common import EXIT_ALLOW, error, hide_url_password
 from sipcheck.settings import Settings, get_settings
 
 HEADER = """\
@@ -59,19 +58,6 @@ def _literal(value: Any) -> str:
 
 SECRET_TABLES = {("http", "tokens")}
 """Tables whose values are secrets: their keys are shown, their values never."""
-
-
-def hide_url_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (redis://:secret@host → redis://:***@host)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _describe(model: type[BaseModel], name: str) -> str | None:

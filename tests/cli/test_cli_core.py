@@ -198,3 +198,14 @@ def test_an_empty_redis_never_calls_a_caller_spoofed(
     assert [v["action"] for v in verdicts] == [action, action]
     status = sipcheck(env, "data", "status")
     assert "no complete data set (blocks, certifications, suspensions not loaded)" in status.stderr
+
+
+def test_an_unreachable_store_is_said_on_stderr_and_its_password_is_not(env: dict[str, str]) -> None:
+    from sipcheck.sip.harness import free_port
+
+    env = {**env, "SIPCHECK_REDIS__URL": f"redis://ops:pw-9x7@127.0.0.1:{free_port()}/0"}
+    result = sipcheck(env, "check", "0352535111")
+    assert result.returncode == EXIT_FLAG  # the default fail policy, open: flag, never a silent allow
+    assert "data_unavailable" in result.stdout
+    assert "warning: no data to screen with (redis://ops:***@127.0.0.1:" in result.stderr
+    assert "follow the fail policy (open)" in result.stderr and "pw-9x7" not in result.stderr
