@@ -57,12 +57,80 @@ DEFAULT_MAX_AGE_DAYS = 60
 default of `sipcheck.settings.DataSettings.max_age_days`, and of a policy compiled without it."""
 
 REASON_PHRASES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
     403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    410: "Gone",
+    412: "Conditional Request Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    417: "Unknown Resource-Priority",
+    420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    424: "Bad Location Information",
+    425: "Bad Alert Message",
+    428: "Use Identity Header",
+    429: "Provide Referrer Identity",
+    430: "Flow Failed",
     433: "Anonymity Disallowed",
+    436: "Bad Identity Info",
+    437: "Unsupported Credential",
+    438: "Invalid Identity Header",
+    439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded",
+    469: "Bad Info Package",
+    470: "Consent Needed",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    485: "Ambiguous",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    489: "Bad Event",
+    491: "Request Pending",
+    493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere",
     603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
     607: "Unwanted",
     608: "Rejected",
 }
+"""The final error responses of the IANA SIP response-code registry (RFC 3261 and its extensions),
+with their reason phrases: a reject code must be one of these, so a 486 goes out as "Busy Here",
+never as "486 Rejected", and a typo (499) is refused when the settings load."""
+
+
+def check_reject_code(value: int, what: str = "reject_code") -> int:
+    if value not in REASON_PHRASES:
+        raise ValueError(
+            f"{what} {value} is not a SIP final error response in the IANA registry "
+            "(e.g. 403 Forbidden, 433 Anonymity Disallowed, 603 Decline, 607 Unwanted, 608 Rejected)"
+        )
+    return value
 
 
 class PolicyConfig(BaseModel):
@@ -96,8 +164,13 @@ class PolicyConfig(BaseModel):
     @field_validator("reject_code")
     @classmethod
     def _valid_code(cls, value: int) -> int:
-        if not 400 <= value <= 699:
-            raise ValueError(f"reject_code must be a SIP final error code 400-699, got {value}")
+        return check_reject_code(value)
+
+    @field_validator("reject_codes")
+    @classmethod
+    def _valid_codes(cls, value: dict[Reason, int]) -> dict[Reason, int]:
+        for reason, code in value.items():
+            check_reject_code(code, f"reject_codes.{reason.value}")
         return value
 
     def action_for(self, reason: Reason) -> Action:
@@ -177,7 +250,7 @@ class CompiledPolicy:
         headers.append(("Reason", f'SIP;cause={code};text="{",".join(blocking)}"'))
         if cfg.call_info and code == 608:
             headers.append(("Call-Info", f"<{cfg.call_info}>;purpose=jws-call-info"))
-        return SipMapping(True, code, REASON_PHRASES.get(code, "Rejected"), tuple(headers))
+        return SipMapping(True, code, REASON_PHRASES[code], tuple(headers))
 
 
 def _operator_view(op: OperatorFacts, today: date) -> OperatorView:

@@ -149,6 +149,18 @@ def test_which_reasons_block_is_configurable() -> None:
 def test_invalid_reject_code_is_refused() -> None:
     with pytest.raises(ValueError, match="reject_code"):
         PolicyConfig(reject_code=200)
+    # Inside 400-699 but no SIP response: a typo must not go out on the wire.
+    with pytest.raises(ValueError, match=r"reject_code 499 is not a SIP final error response"):
+        PolicyConfig(reject_code=499)
+    with pytest.raises(ValueError, match=r"reject_codes\.anonymous 434 is not a SIP final error response"):
+        PolicyConfig(reject_codes={Reason.ANONYMOUS: 434})
+
+
+@pytest.mark.parametrize(("code", "phrase"), [(486, "Busy Here"), (403, "Forbidden"), (607, "Unwanted")])
+def test_a_reject_code_goes_out_with_its_own_reason_phrase(code: int, phrase: str) -> None:
+    policy = PolicyConfig(actions={Reason.BLOCK_NOT_IN_USE: Action.BLOCK}, reject_code=code).compile()
+    blocked = Screener(MemoryStore(parts()), policy, clock=lambda: NOW).check("0352541111")
+    assert blocked.action is Action.BLOCK and (blocked.sip.code, blocked.sip.reason_phrase) == (code, phrase)
 
 
 def test_certification_dates_follow_the_clock() -> None:
