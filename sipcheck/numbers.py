@@ -350,21 +350,31 @@ ANONYMOUS_USERS: Final = frozenset(
         "withheld",
         "非通知",
         "通知不可能",
-        "公衆電話",
     }
 )
+PAYPHONE_USERS: Final = frozenset({"公衆電話", "payphone"})
+"""A payphone's calling-party display (公衆電話): no number either, but a caller kind of its own."""
+NO_NUMBER_USERS: Final = ANONYMOUS_USERS | PAYPHONE_USERS
 
 
 def is_anonymous(text: str) -> bool:
-    """True when ``text`` (a bare user, a URI or a name-addr) says the caller withheld or has no number."""
+    """True when ``text`` (a bare user, a URI or a name-addr) says the caller withheld or has no
+    number (a payphone included: the call has no number to screen either way)."""
+    return no_number_kind(text) is not None
+
+
+def no_number_kind(text: str) -> str | None:
+    """ "payphone" or "anonymous" when ``text`` presents no number (see `is_anonymous`), else None."""
     if not isinstance(text, str) or len(text) > _MAX_INPUT:
-        return False
+        return None
     normalized = unicodedata.normalize("NFKC", text).strip()
-    user = _strip_uri(normalized).strip()
-    if user.casefold() in ANONYMOUS_USERS:
-        return True
+    user = _strip_uri(normalized).strip().casefold()
+    if user in PAYPHONE_USERS:
+        return "payphone"
+    if user in ANONYMOUS_USERS:
+        return "anonymous"
     # A SIP or TEL URI with no user part: what Kamailio's $fU is empty for.
-    return not user and _uri_scheme(normalized)
+    return "anonymous" if not user and _uri_scheme(normalized) else None
 
 
 def _uri_scheme(text: str) -> bool:

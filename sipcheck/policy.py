@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import CertStatus
-from sipcheck.numbers import NumberKind
+from sipcheck.numbers import NumberKind, no_number_kind
 from sipcheck.verdict import SEVERITY, Action, OperatorView, Reason, SipMapping, Verdict
 
 DEFAULT_ACTIONS: dict[Reason, Action] = {
@@ -40,6 +40,9 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
     Reason.BLOCK_NOT_DESIGNATED_STALE: Action.FLAG,
     Reason.INTERNATIONAL_NUMBER: Action.FLAG,
     Reason.ANONYMOUS: Action.FLAG,
+    # A payphone shows no number either, but it is no withheld caller: blocking anonymous calls
+    # must not cut off the phones people use when they have none.
+    Reason.PAYPHONE: Action.FLAG,
     Reason.INGRESS_UNKNOWN: Action.FLAG,
     Reason.DATA_UNAVAILABLE: Action.FLAG,  # replaced by the fail policy, see PolicyConfig.fail_policy
     Reason.DATA_FROM_SNAPSHOT: Action.ALLOW,
@@ -395,9 +398,11 @@ def _designation_reasons(facts: Facts, policy: CompiledPolicy, today: date, reas
 
 
 def decide_anonymous(text: str, policy: CompiledPolicy, data_version: str = "") -> Verdict:
-    """Verdict for a call that presents no number at all (Privacy: id, anonymous From)."""
-    reasons = (Reason.ANONYMOUS,)
-    action = policy.actions[Reason.ANONYMOUS]
+    """Verdict for a call that presents no number at all (Privacy: id, anonymous From, or a payphone:
+    `numbers.no_number_kind` says which)."""
+    reason = Reason.PAYPHONE if no_number_kind(text) == "payphone" else Reason.ANONYMOUS
+    reasons = (reason,)
+    action = policy.actions[reason]
     return Verdict(
         action=action,
         reasons=reasons,

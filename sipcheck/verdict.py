@@ -34,6 +34,7 @@ class Reason(StrEnum):
     DESIGNATION_DATA_STALE = "designation_data_stale"  # the range's data is older than data.max_age_days
     INTERNATIONAL_NUMBER = "international_number"
     ANONYMOUS = "anonymous"  # no number to screen (Privacy: id, anonymous From)
+    PAYPHONE = "payphone"  # no number to screen: a public payphone (公衆電話), a caller kind of its own
     INGRESS_UNKNOWN = "ingress_unknown"  # the peer that handed us the call is not a known trunk
     DATA_UNAVAILABLE = "data_unavailable"
     DATA_FROM_SNAPSHOT = "data_from_snapshot"

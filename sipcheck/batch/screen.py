@@ -40,7 +40,7 @@ from sipcheck.batch.tables import (
 )
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.ingress import IngressMap
-from sipcheck.numbers import InvalidNumber, NumberKind, PhoneNumber, is_anonymous, parse_number
+from sipcheck.numbers import InvalidNumber, NumberKind, PhoneNumber, no_number_kind, parse_number
 from sipcheck.policy import CompiledPolicy, decide, decide_anonymous
 from sipcheck.verdict import Action, Verdict
 
@@ -57,7 +57,10 @@ _RANGE_CODE: Final = {key: code for code, key in enumerate(RANGES)}
 DENSE_SIGNATURES: Final = 1 << 22
 KIND_INVALID: Final = -1
 KIND_ANONYMOUS: Final = -2
-"""Row kinds below 0: no number (the parser refused it; anonymous = says the caller withheld it)."""
+KIND_PAYPHONE: Final = -3
+KIND_LOWEST: Final = KIND_PAYPHONE
+"""Row kinds below 0: no number (the parser refused it; anonymous = says the caller withheld it;
+payphone = a payphone's display, a no-number kind of its own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class BatchResult:
     inverse: npt.NDArray[np.intp]
     verdicts: tuple[Verdict, ...]
     signature_actions: npt.NDArray[np.int8]
-    kind: npt.NDArray[np.int8]  # per row: index into KINDS; KIND_INVALID, KIND_ANONYMOUS
+    kind: npt.NDArray[np.int8]  # per row: index into KINDS; KIND_INVALID, KIND_ANONYMOUS, KIND_PAYPHONE
     national_value: Int64Array
     national_length: npt.NDArray[np.int8]
     block_digits: npt.NDArray[np.int8]
@@ -127,7 +130,9 @@ class BatchResult:
         return self._national_digits(self.block_digits)
 
     def kinds(self) -> list[str]:
-        names = [k.value for k in KINDS] + ["", ""]  # -1 and -2 (no number) index the trailing ones
+        names = [k.value for k in KINDS] + [
+            ""
+        ] * -KIND_LOWEST  # the no-number kinds (< 0) index the trailing ones
         return [names[k] for k in self.kind.tolist()]
 
 
@@ -246,8 +251,9 @@ def screen_array(
                 number = parse_number(text)
             except InvalidNumber as exc:
                 parsed[text] = exc
-                if is_anonymous(text):
-                    d_kind[d] = KIND_ANONYMOUS
+                no_number = no_number_kind(text)
+                if no_number is not None:
+                    d_kind[d] = KIND_PAYPHONE if no_number == "payphone" else KIND_ANONYMOUS
                 continue
             parsed[text] = number
             d_kind[d] = _KIND_CODE[number.kind]
@@ -321,13 +327,13 @@ def screen_array(
     # Pack the facts into one signature per row. Invalid rows have no other facts.
     valid = kind >= 0
     radix = tables.slot_count + 2
-    signature = (kind.astype(np.int64) - KIND_ANONYMOUS) * 3 + np.where(valid, block_state, 0)
+    signature = (kind.astype(np.int64) - KIND_LOWEST) * 3 + np.where(valid, block_state, 0)
     signature = signature * (len(tables.coverage_dates) + 1) + coverage
     signature = signature * radix + np.where(valid, designated + 1, 0)
     signature = signature * radix + np.where(valid, serving + 1, 0)
     signature = signature * radix + np.where(valid, ingress_code + 2, 0)
     signature = signature * 2 + (valid & suspended)
-    if (len(KINDS) + 2) * 3 * (len(tables.coverage_dates) + 1) * radix**3 * 2 >= 2**63:
+    if (len(KINDS) - KIND_LOWEST) * 3 * (len(tables.coverage_dates) + 1) * radix**3 * 2 >= 2**63:
         raise ValueError(f"too many operators ({tables.slot_count}) for a 64-bit fact signature")
     first, inverse = _distinct(signature)
 
@@ -335,7 +341,7 @@ def screen_array(
     for row in first.tolist():
         text = str(arr[row])
         peer = None if ingress is None or ingress[row] is None else resolve(ingress[row])
-        if kind[row] == KIND_ANONYMOUS:
+        if kind[row] in (KIND_ANONYMOUS, KIND_PAYPHONE):
             # As Screener does: an anonymous caller is no invalid number; it has its own verdict.
             verdicts.append(decide_anonymous(text, policy))
             continue

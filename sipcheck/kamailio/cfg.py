@@ -132,21 +132,28 @@ route[SC_CALLER] {
 	}
 }
 
-# Whether the user part $var(sc_t), as sent, is a "no number" word: $var(sc_anon) 1 or 0.
+# Whether the user part $var(sc_t), as sent, is a "no number" word: $var(sc_anon) 1 or 0, and
+# $var(sc_nonum) its verdict key (v:anon, or v:pay for a payphone).
 route[SC_ANON] {
 	$var(sc_k) = "a:" + $(var(sc_t){s.tolower});
 	route(SC_GET);
 	$var(sc_anon) = 0;
 	if ($vn(sc_r) != $null) {
 		$var(sc_anon) = 1;
+		$var(sc_nonum) = $vn(sc_r);
 	}
 }
 
 # Every way out of this route sets $vn(sc_v) (route SC_FINAL or its last lines).
 route[SC_VERDICT] {
 	$var(sc_len) = $(var(sc_user){s.len});
-	if ($var(sc_len) == 0 || $var(sc_anon) == 1) {
+	if ($var(sc_len) == 0) {
 		$var(sc_key) = "v:anon";
+		route(SC_FINAL);
+		return;
+	}
+	if ($var(sc_anon) == 1) {
+		$var(sc_key) = $var(sc_nonum);
 		route(SC_FINAL);
 		return;
 	}
@@ -171,7 +178,7 @@ route[SC_VERDICT] {
 		$var(sc_k) = "a:" + $(var(sc_user){s.tolower});
 		route(SC_GET);
 		if ($vn(sc_r) != $null) {
-			$var(sc_key) = "v:anon";
+			$var(sc_key) = $vn(sc_r);
 		} else {
 			$var(sc_key) = "v:inv";
 		}

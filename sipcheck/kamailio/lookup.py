@@ -52,12 +52,14 @@ def lookup(
         return Answer("v:anon", entries.get("v:anon"), ("empty user: anonymous",))
     if "%" in user and f"a:{user.lower()}" in entries:
         # The script's first test: a percent-encoded "no number" word, matched as the URI carries it.
-        return Answer("v:anon", entries.get("v:anon"), (f"a:{user.lower()} present: anonymous",))
+        key = entries[f"a:{user.lower()}"]
+        return Answer(key, entries.get(key), (f"a:{user.lower()} = {key}: no number",))
     found = forms.walk(entries, user)
     if found is None:
         lowered = unquote(user).lower()
         if f"a:{lowered}" in entries:
-            return Answer("v:anon", entries.get("v:anon"), (f"a:{lowered} present: anonymous",))
+            key = entries[f"a:{lowered}"]
+            return Answer(key, entries.get(key), (f"a:{lowered} = {key}: no number",))
         return Answer("v:inv", entries.get("v:inv"), (f"no form entry for {user!r}: invalid",))
     depth = PLAN.classify_depth
     if found.kind == "I":

@@ -13,11 +13,12 @@ entries up (see `sipcheck.kamailio.lookup`, the script's steps in Python):
 ``t:<ip>``           an ingress address → its trunk class (``u``: unknown peer); ``p<class>`` when the
                      address also has trunks by port: then ``t:<ip>:<port>``, else ``<class>``
                      (one read per call for a peer whose trunk is not by port)
-``a:<user>``         a user part that says "no number" (anonymous, 非通知…)
+``a:<user>``         a user part that says "no number" → its verdict key (``v:anon``; ``v:pay`` for
+                     公衆電話, a payphone: a caller kind of its own)
 ``v:<day>:<class>:<suspended>:<trunk>`` → ``<code>|<phrase>|<headers>``: the verdict, per JST day
                      (certification dates move verdicts at midnight without a reload); code 0 = relay
 ``w:…``              the same under the snapshot fail policy (source down: answer from this view)
-``v:inv`` / ``v:anon`` the invalid-number and anonymous verdicts
+``v:inv`` / ``v:anon`` / ``v:pay`` the invalid-number, anonymous and payphone verdicts
 
 Two numbers in one class have the same facts apart from suspension and ingress: the same
 designated block state, operators and coverage date. That holds because each class entry is
@@ -36,7 +37,7 @@ from sipcheck.facts import Facts, OperatorFacts
 from sipcheck.ingress import split_peer
 from sipcheck.kamailio.forms import form_entries
 from sipcheck.model import Suspension
-from sipcheck.numbers import ANONYMOUS_USERS, PLAN, InvalidNumber, parse_number, prefix_rule
+from sipcheck.numbers import NO_NUMBER_USERS, PAYPHONE_USERS, PLAN, InvalidNumber, parse_number, prefix_rule
 from sipcheck.policy import CompiledPolicy, decide, decide_anonymous
 from sipcheck.store import TableSet
 from sipcheck.verdict import Verdict
@@ -45,6 +46,9 @@ VERDICT_SEPARATOR = "|"
 UNKNOWN_TRUNK = "u"
 BY_PORT_MARK = "p"
 """Starts a ``t:<ip>`` value whose address has trunks by port (trunk classes are ``u`` or ``t<n>``)."""
+ANONYMOUS_KEY = "v:anon"
+PAYPHONE_KEY = "v:pay"
+"""The verdict entries of the two no-number kinds; an ``a:<user>`` entry names one of them."""
 SUSPENSION_PREFIX = "s:"
 """A suspended number's key is this plus its E.164 form; the sync daemon changes these in place."""
 INTERNATIONAL_CLASS = "I"
@@ -217,10 +221,11 @@ def build_view(
     class_facts[INTERNATIONAL_CLASS] = foreign
     for number in tables.suspensions:
         entries[f"{SUSPENSION_PREFIX}{number}"] = "1"
-    for user in ANONYMOUS_USERS:
-        entries[f"a:{user.lower()}"] = "1"
+    for user in NO_NUMBER_USERS:
+        key = PAYPHONE_KEY if user in PAYPHONE_USERS else ANONYMOUS_KEY
+        entries[f"a:{user.lower()}"] = key
         # As a URI carries it (非通知 percent-encoded): the script also looks up the raw user part.
-        entries[f"a:{quote(user).lower()}"] = "1"
+        entries[f"a:{quote(user).lower()}"] = key
     trunk_ops: dict[str, OperatorFacts | None] = {UNKNOWN_TRUNK: None}
     trunk_ids: dict[OperatorFacts, str] = {}
     peer_tokens: dict[str, str] = {}
@@ -256,7 +261,8 @@ def build_view(
             Facts.invalid("view", InvalidNumber("view", "view", "")), policy, days[0] if days else date.min
         )
     )
-    entries["v:anon"] = encode_verdict(decide_anonymous("anonymous", policy))
+    entries[ANONYMOUS_KEY] = encode_verdict(decide_anonymous("anonymous", policy))
+    entries[PAYPHONE_KEY] = encode_verdict(decide_anonymous(next(iter(sorted(PAYPHONE_USERS))), policy))
     counts = {
         "forms": sum(1 for k in entries if k.startswith("f:")),
         "numbers": sum(1 for k in entries if k.startswith("n:")),

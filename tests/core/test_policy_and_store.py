@@ -245,13 +245,31 @@ def test_verdict_json_shape_is_stable(screener: Screener) -> None:
         "sip:anonymous@anonymous.invalid",
         '"Anonymous" <sip:anonymous@anonymous.invalid>',
         "非通知",
-        "公衆電話",
     ],
 )
 def test_anonymous_callers_are_not_invalid_numbers(screener: Screener, text: str) -> None:
     verdict = screener.check(text)
     assert verdict.reasons == (Reason.ANONYMOUS,)
     assert verdict.action is Action.FLAG
+
+
+@pytest.mark.parametrize(
+    "text", ["公衆電話", "sip:%E5%85%AC%E8%A1%86%E9%9B%BB%E8%A9%B1@ntt.example", "Payphone"]
+)
+def test_a_payphone_is_a_caller_kind_of_its_own(text: str) -> None:
+    """Blocking anonymous callers must not reject the payphones people call from (433 for both)."""
+    policy = PolicyConfig(actions={Reason.ANONYMOUS: Action.BLOCK}).compile()
+    screener = Screener(MemoryStore(parts()), policy, clock=lambda: NOW)
+    payphone = screener.check(text)
+    assert payphone.reasons == (Reason.PAYPHONE,) and payphone.action is Action.FLAG
+    withheld = screener.check("非通知")
+    assert withheld.action is Action.BLOCK and withheld.sip.code == 433
+    blocking = PolicyConfig(actions={Reason.PAYPHONE: Action.BLOCK}).compile()
+    refused = Screener(MemoryStore(parts()), blocking, clock=lambda: NOW).check(text)
+    assert refused.action is Action.BLOCK and (refused.sip.code, refused.sip.reason_phrase) == (
+        608,
+        "Rejected",
+    )
 
 
 def test_garbage_is_still_an_invalid_number(screener: Screener) -> None:

@@ -92,6 +92,8 @@ CASES: tuple[Case, ...] = (
     Case("anonymous-trunk-host-suspended", TRUNK, _sip("05010009999", "anonymous-trunk.example")),
     Case("unavailable", TRUNK, _sip("Unavailable")),
     Case("hitsuchi-percent", TRUNK, _sip(urllib.parse.quote("非通知"))),
+    Case("payphone-percent", TRUNK, _sip(urllib.parse.quote("公衆電話"))),
+    Case("payphone-word", TRUNK, _sip("Payphone")),
     Case("no-user-part", TRUNK, "<sip:pbx.example>"),
     Case("foreign", TRUNK, _sip("+12025550123")),
     Case("pai-tel-suspended", TRUNK, _sip("0352535111"), pai="<tel:+815010009999>"),
@@ -467,6 +469,7 @@ def test_the_table_covers_every_action_and_the_anonymous_trunk_cases(reference: 
     assert {key[0] for key in reference.values()} == {"allow", "flag", "block"}
     assert reference["anonymous-trunk-host-allow"][:2] == ("allow", ())
     assert reference["anonymous-trunk-host-suspended"][:2] == ("block", ("suspended",))
+    assert reference["payphone-percent"][:2] == reference["payphone-word"][:2] == ("flag", ("payphone",))
     for number, why in SAMPLE_NUMBERS:  # from the trunk, the sample verdicts as written
         action, reasons = why.split(" ", 2)[:2]
         expected = tuple(r for r in reasons.strip("[]").split(",") if r)
