@@ -296,6 +296,10 @@ class RedisStore:
         state = local.local()
         if state is None:
             return None
+        if self.breaker.state is not BreakerState.CLOSED:
+            # A local answer means Redis answered the keeper within the sync timeout: it is back,
+            # and the call path, which may not ask it again for hours, must say so.
+            self.breaker.success()
         self.metrics.local_answers += 1
         return state.tables.facts(number, ingress, text)
 

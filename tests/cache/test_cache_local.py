@@ -202,3 +202,25 @@ def test_a_suspension_reload_keeps_the_compiled_static_tables(make_store: StoreF
     assert reader.snapshot.state.tables.blocks is blocks  # not recompiled
     old = next(r for r in parts[Component.SUSPENSIONS].records if isinstance(r, Suspension))
     assert reader.lookup(parse_number(old.number), None, "t").suspension is None  # the old set is gone
+
+
+def test_the_breaker_closes_when_local_answers_prove_redis_is_back(
+    make_store: StoreFactory, redis_server: EmbeddedRedis
+) -> None:
+    """With local reads the call path may never ask Redis again after it returns: the breaker gauge
+    must not stay open (an alert on it would fire falsely) while answers are already normal."""
+    reader = _local_reader(make_store, check_budget_ms=50)
+    make_store().publish(varied_parts())
+    _synced(reader)
+    assert redis_server.pid is not None
+    os.kill(redis_server.pid, signal.SIGSTOP)
+    try:
+        assert _until(lambda: not reader.local_in_sync, timeout=5)
+        assert _until(
+            lambda: not reader.lookup(NUMBER, None, "t").available and reader.metrics.breaker_state == 1
+        )
+    finally:
+        os.kill(redis_server.pid, signal.SIGCONT)
+    _synced(reader)
+    assert reader.lookup(NUMBER, None, "t").available
+    assert reader.metrics.breaker_state == 0
