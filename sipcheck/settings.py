@@ -100,6 +100,18 @@ class HttpSettings(BaseModel):
         default=10.0, description="how long a stopping worker waits for requests in flight"
     )
     access_log: bool = Field(default=False, description="one JSON log line per request (costs throughput)")
+    max_connections: int = Field(
+        default=10_000,
+        ge=1,
+        description="open connections per worker (capped by the descriptor limit); beyond it a new "
+        "connection replaces the one idle the longest",
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection must send its request headers within this (slowloris)"
+    )
+    keepalive_timeout_s: float = Field(
+        default=30.0, gt=0, description="an idle keep-alive connection is closed after this"
+    )
 
 
 class SipSettings(BaseModel):

@@ -10,10 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 
 from aiohttp import web
 
 from sipcheck.api.app import create_app
+from sipcheck.api.connguard import (
+    DESCRIPTORS_RESERVED,
+    ConnectionGuard,
+    GuardedTCPSite,
+    raise_descriptor_limit,
+)
 from sipcheck.api.logs import configure_logging
 from sipcheck.api.supervisor import Ready
 from sipcheck.cache import open_store
@@ -22,6 +29,7 @@ from sipcheck.settings import Settings
 
 log = logging.getLogger("sipcheck.api")
 
+ACCEPT_BACKLOG = 128
 WARM_UP_NUMBER = "0352535111"
 WARM_UP_CHECKS = 3
 
@@ -38,15 +46,25 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
         for _ in range(WARM_UP_CHECKS):
             await screener.acheck(WARM_UP_NUMBER)
         app = create_app(screener, store, settings)
+        descriptors = raise_descriptor_limit()
+        # asyncio accepts up to `backlog` connections in one go before any of them is looked at:
+        # those descriptors must be free too.
+        room = descriptors - DESCRIPTORS_RESERVED - ACCEPT_BACKLOG
+        guard = ConnectionGuard(min(http.max_connections, max(1, room)), http.header_timeout_s)
+        app.middlewares.insert(0, guard.middleware)
+        loop.set_exception_handler(_BoundedLoopErrors())
         runner = web.AppRunner(
             app,
             handle_signals=False,
             access_log=logging.getLogger("aiohttp.access") if http.access_log else None,
             shutdown_timeout=http.shutdown_timeout_s,
+            keepalive_timeout=http.keepalive_timeout_s,
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, http.host, http.port, reuse_port=reuse_port, backlog=1024)
+            site = GuardedTCPSite(
+                runner, guard, http.host, http.port, reuse_port=reuse_port, backlog=ACCEPT_BACKLOG
+            )
             await site.start()
             log.info("serving on %s:%d", http.host, http.port, extra={"event": "worker.ready"})
             ready()
@@ -58,6 +76,34 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
             if aclose is not None:
                 await aclose()
     log.info("stopped", extra={"event": "worker.stopped"})
+
+
+class _BoundedLoopErrors:
+    """The loop's error handler: asyncio reports every failed ``accept`` (EMFILE under a flood) as
+    its own traceback; those are counted and logged once per interval, everything else as usual."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.last = float("-inf")
+        self.suppressed = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        message = str(context.get("message", ""))
+        if not message.startswith("socket.accept() out of system resource"):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            self.suppressed += 1
+            return
+        log.error(
+            "accept failed: %s (%s); %d more like it since the last report",
+            message,
+            context.get("exception"),
+            self.suppressed,
+            extra={"event": "http.accept_failed"},
+        )
+        self.last, self.suppressed = now, 0
 
 
 def run_worker(settings: Settings, index: int, ready: Ready) -> int:
