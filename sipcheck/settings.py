@@ -67,6 +67,12 @@ class RedisSettings(BaseModel):
     embedded_server: str | None = Field(
         default=None, description="path of the redis-server binary for the embedded Redis; unset picks one"
     )
+    embedded_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="loopback port of the embedded Redis (for firewall rules); unset picks a free one",
+    )
     gc_grace_ms: float = 30_000.0
     """How long keys only an old data version uses stay readable after a publish (slow readers finish)."""
     snapshot_suspensions_max: int = 200_000

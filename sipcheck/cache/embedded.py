@@ -221,9 +221,10 @@ class SharedEmbedded:
     user and stops the server. ``server.json`` records pid and port.
     """
 
-    def __init__(self, directory: Path, binary: str | None = None) -> None:
+    def __init__(self, directory: Path, binary: str | None = None, port: int | None = None) -> None:
         self.directory = directory
         self.binary = binary
+        self.wanted_port = port  # redis.embedded_port; None: any free loopback port
         self.port = 0
         self._users: IO[str] | None = None
         self._server: EmbeddedRedis | None = None
@@ -273,9 +274,17 @@ class SharedEmbedded:
         with self._state_lock():
             state = self._read_state()
             if state and _pid_alive(state["pid"]) and ping(state["port"]):
+                if self.wanted_port is not None and state["port"] != self.wanted_port:
+                    raise StoreError(
+                        f"the embedded Redis of {self.directory} runs on port {state['port']}, not "
+                        f"redis.embedded_port = {self.wanted_port}: stop the sipcheck processes using it "
+                        "(it stops with the last one), then start again"
+                    )
                 self.port = state["port"]
             else:
-                server = EmbeddedRedis(self.directory, binary=self._binary(), persist=True).start()
+                server = EmbeddedRedis(
+                    self.directory, binary=self._binary(), persist=True, port=self.wanted_port
+                ).start()
                 self._server = server
                 self.port = server.port
                 record = {"pid": server.pid, "port": server.port}

@@ -65,7 +65,9 @@ def open_store(settings: Settings | None = None) -> Iterator[FactStore]:
         finally:
             store.close()
         return
-    shared = SharedEmbedded(cfg.data_dir / "redis", binary=redis_cfg.embedded_server)
+    shared = SharedEmbedded(
+        cfg.data_dir / "redis", binary=redis_cfg.embedded_server, port=redis_cfg.embedded_port
+    )
     url = shared.acquire()
     try:
         store = RedisStore(redis_cfg, url=url, fail_policy=fail_policy)

