@@ -153,6 +153,13 @@ class SipSettings(BaseModel):
         description="first RTP port of agent 0; agent i starts at rtp_port + i * rtp_port_range",
     )
     rtp_port_range: int = Field(default=200, ge=0, description="RTP ports per agent process")
+    private_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="pjsip's loopback UDP port behind agent 0's front (agent i: private_port + i); it "
+        "also sends the relayed legs, so the next hop's ACK/BYE come back to it. Unset: a free port",
+    )
     log_level: int = Field(default=1, ge=0, le=6, description="pjsip log level (0 silent … 6 very verbose)")
     peer_trunks: dict[str, str] = Field(
         default_factory=dict,

@@ -74,6 +74,8 @@ def _run(args: argparse.Namespace) -> int:
             headers=tuple(args.header or ()),
             codecs=tuple(settings.sip.codecs),
             on_outcome=report,
+            sip_port=args.sip_port,
+            rtp_port=args.rtp_port,
         )
     except RuntimeError as exc:
         return _error(str(exc))
@@ -143,6 +145,20 @@ def register(subparsers: Any) -> None:
         "--header", action="append", type=_header, help="extra header 'Name: value' (repeatable)"
     )
     parser.add_argument("--record-dir", help="where recordings go (default: a new temporary directory)")
+    parser.add_argument(
+        "--sip-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the probe's local SIP UDP port (default: a free one)",
+    )
+    parser.add_argument(
+        "--rtp-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="first of the 20 local RTP/RTCP ports the probe uses (default: pjsip's own range)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
     parser.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument("--plot", metavar="PNG", help="write a spectrogram of the last call's validation")

@@ -147,7 +147,7 @@ async def run_agent_async(
         runtime = PjRuntime(
             RuntimeConfig(
                 bind_host=backend_host,
-                udp_port=0,  # always: outbound legs use it, and pjsua needs it for Contacts
+                udp_port=sip.private_port or 0,  # always a UDP port: outbound legs and Contacts use it
                 tcp_port=sip.listen_port if "tcp" in sip.transports else None,
                 codecs=tuple(sip.codecs),
                 rtp_port=sip.rtp_port,
@@ -232,6 +232,7 @@ def for_index(settings: Settings, index: int) -> Settings:
         update={
             "listen_port": sip.listen_port + index,
             "rtp_port": sip.rtp_port + index * sip.rtp_port_range,
+            "private_port": sip.private_port + index if sip.private_port else None,
             "agents": 1,
         }
     )
@@ -257,12 +258,14 @@ def agent_process_target(
 
 
 def agent_env(settings: Settings, index: int, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for agent ``index`` of a service: its own SIP port and RTP port range."""
+    """Environment for agent ``index`` of a service: the ports `for_index` gives it, as variables."""
     env = dict(os.environ if base is None else base)
-    sip = settings.sip
-    env["SIPCHECK_SIP__LISTEN_PORT"] = str(sip.listen_port + index)
-    env["SIPCHECK_SIP__RTP_PORT"] = str(sip.rtp_port + index * sip.rtp_port_range)
-    env["SIPCHECK_SIP__AGENTS"] = "1"
+    own = for_index(settings, index).sip
+    env["SIPCHECK_SIP__LISTEN_PORT"] = str(own.listen_port)
+    env["SIPCHECK_SIP__RTP_PORT"] = str(own.rtp_port)
+    if own.private_port is not None:
+        env["SIPCHECK_SIP__PRIVATE_PORT"] = str(own.private_port)
+    env["SIPCHECK_SIP__AGENTS"] = str(own.agents)
     return env
 
 

@@ -189,6 +189,10 @@ def _wait_wav_closed(path: Path, timeout_s: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+PROBE_RTP_PORTS = 20
+"""RTP/RTCP ports the probe may use from ``rtp_port`` on (one call at a time, a few in teardown)."""
+
+
 def run_probe(
     target: str,
     profile: tones.Profile,
@@ -203,6 +207,8 @@ def run_probe(
     codecs: tuple[str, ...] = ("PCMU/8000", "PCMA/8000"),
     call_timeout_s: float = 30.0,
     on_outcome: Callable[[ProbeOutcome], None] | None = None,
+    sip_port: int = 0,
+    rtp_port: int = 0,
 ) -> list[ProbeOutcome]:
     """Place ``count`` calls to ``target`` one after another and validate each against ``profile``."""
     if record_s is None:
@@ -212,7 +218,15 @@ def run_probe(
     workdir.mkdir(parents=True, exist_ok=True)
     prober_box: list[_Prober] = []
     runtime = PjRuntime(
-        RuntimeConfig(bind_host=bind_host, udp_port=0, codecs=codecs, log_level=0, own_gc=True),
+        RuntimeConfig(
+            bind_host=bind_host,
+            udp_port=sip_port,  # 0: a free port
+            codecs=codecs,
+            rtp_port=rtp_port,  # 0: pjsip's default range
+            rtp_port_range=PROBE_RTP_PORTS if rtp_port else 0,
+            log_level=0,
+            own_gc=True,
+        ),
         setup=lambda rt: prober_box[0].setup(rt),
     )
     prober = _Prober(runtime)
