@@ -9,6 +9,9 @@ the live pointer, the manifest and the data of a version together.
     {p}:lock                      string  publish lock (SET NX PX), so two loads never interleave
     {p}:events                    channel pub/sub: "publish N", and "suspensions N SEQ OP" + delta
     {p}:suspseq                   string  INCR counter numbering incremental suspension changes
+    {p}:suspbuild                 string  set while a full suspension list is being written (TTL)
+    {p}:suspbuild:log             list    the incremental changes made meanwhile, replayed onto the new
+                                          list in the same script that switches the live pointer
     {p}:manifest:N                hash    component -> component version; <component>.meta -> JSON;
                                           static -> version of refs/ops; wlens -> "7,6" (wholesale lengths);
                                           coverage -> "03=2026-07-04,050=…" (the ranges blocks cover)
@@ -58,6 +61,14 @@ class KeySpace:
     @property
     def suspseq(self) -> str:
         return f"{self.prefix}:suspseq"
+
+    @property
+    def suspbuild(self) -> str:
+        return f"{self.prefix}:suspbuild"
+
+    @property
+    def suspbuild_log(self) -> str:
+        return f"{self.prefix}:suspbuild:log"
 
     def manifest(self, version: str) -> str:
         return f"{self.prefix}:manifest:{version}"

@@ -15,6 +15,7 @@ leaves nothing behind for long.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,7 +27,7 @@ import redis
 
 from sipcheck.cache import codec
 from sipcheck.cache.keys import KeySpace
-from sipcheck.cache.scripts import UNLOCK
+from sipcheck.cache.scripts import SWITCH, UNLOCK
 from sipcheck.model import (
     Block,
     Certification,
@@ -167,45 +168,72 @@ def publish(
             raise StoreError(f"part for {component.value} says it is {part.component.value}")
     encoded = {c: codec.encode_records(c, p.records) for c, p in parts.items()}
     with PublishLock(client, keys):
-        old_version, old = live_manifest(client, keys)
-        version = str(client.incr(keys.seq))
-        manifest: Manifest = dict(old)
-        manifest["data_version"] = version
-        new_keys: list[str] = []
-        for component, part in parts.items():
-            key = keys.component(component, version)
-            write_hash(client, key, encoded[component], BUILD_TTL_MS)
-            new_keys.append(key)
-            stamped = part if part.loaded_at else replace(part, loaded_at=moment)
-            manifest[component.value] = version
-            manifest[component.value + ".meta"] = codec.encode_meta(stamped, len(encoded[component]))
-            if component is Component.WHOLESALE:
-                lengths = sorted({len(p) for p in encoded[component]}, reverse=True)
-                manifest["wlens"] = ",".join(str(n) for n in lengths)
-            if component is Component.BLOCKS:
-                manifest["coverage"] = codec.encode_coverage_field(part)
-        if any(c in STATIC_COMPONENTS for c in parts) or "static" not in old:
-            records: dict[Component, tuple[Record, ...]] = {}
-            for component in STATIC_COMPONENTS:
-                if component in parts:
-                    records[component] = parts[component].records
-                else:
-                    records[component] = read_part(client, keys, old, component).records
-            refs, ops = resolve(records)
-            write_hash(client, keys.refs(version), refs, BUILD_TTL_MS)
-            write_hash(client, keys.ops(version), ops, BUILD_TTL_MS)
-            new_keys += [keys.refs(version), keys.ops(version)]
-            manifest["static"] = version
-        client.hset(keys.manifest(version), mapping=manifest)  # type: ignore[arg-type]
-        new_keys.append(keys.manifest(version))
-        switch = client.pipeline(transaction=True)
-        for key in new_keys:
-            switch.persist(key)
-        switch.set(keys.live, version)
-        switch.publish(keys.events, f"publish {version}")
-        switch.execute()
-        if old_version:
-            _expire(client, _garbage(keys, old_version, old, manifest), grace_ms)
+        if Component.SUSPENSIONS in parts:
+            # From here on, incremental changes are logged too, to be replayed onto the new list.
+            client.delete(keys.suspbuild_log)
+            client.set(keys.suspbuild, "1", px=BUILD_TTL_MS)
+        try:
+            return _publish_locked(client, keys, parts, encoded, grace_ms, moment)
+        except BaseException:
+            if Component.SUSPENSIONS in parts:
+                with contextlib.suppress(redis.RedisError):
+                    client.delete(keys.suspbuild, keys.suspbuild_log)
+            raise
+
+
+def _publish_locked(
+    client: redis.Redis,
+    keys: KeySpace,
+    parts: Mapping[Component, Part],
+    encoded: Mapping[Component, Mapping[str, str]],
+    grace_ms: float,
+    moment: datetime,
+) -> str:
+    old_version, old = live_manifest(client, keys)
+    version = str(client.incr(keys.seq))
+    manifest: Manifest = dict(old)
+    manifest["data_version"] = version
+    new_keys: list[str] = []
+    for component, part in parts.items():
+        key = keys.component(component, version)
+        write_hash(client, key, encoded[component], BUILD_TTL_MS)
+        new_keys.append(key)
+        stamped = part if part.loaded_at else replace(part, loaded_at=moment)
+        manifest[component.value] = version
+        manifest[component.value + ".meta"] = codec.encode_meta(stamped, len(encoded[component]))
+        if component is Component.WHOLESALE:
+            lengths = sorted({len(p) for p in encoded[component]}, reverse=True)
+            manifest["wlens"] = ",".join(str(n) for n in lengths)
+        if component is Component.BLOCKS:
+            manifest["coverage"] = codec.encode_coverage_field(part)
+    if any(c in STATIC_COMPONENTS for c in parts) or "static" not in old:
+        records: dict[Component, tuple[Record, ...]] = {}
+        for component in STATIC_COMPONENTS:
+            if component in parts:
+                records[component] = parts[component].records
+            else:
+                records[component] = read_part(client, keys, old, component).records
+        refs, ops = resolve(records)
+        write_hash(client, keys.refs(version), refs, BUILD_TTL_MS)
+        write_hash(client, keys.ops(version), ops, BUILD_TTL_MS)
+        new_keys += [keys.refs(version), keys.ops(version)]
+        manifest["static"] = version
+    client.hset(keys.manifest(version), mapping=manifest)  # type: ignore[arg-type]
+    new_keys.append(keys.manifest(version))
+    building = keys.component(Component.SUSPENSIONS, version) if Component.SUSPENSIONS in parts else ""
+    client.eval(
+        SWITCH,
+        4,
+        keys.live,
+        keys.suspbuild,
+        keys.suspbuild_log,
+        building,
+        version,
+        keys.events,
+        *new_keys,
+    )
+    if old_version:
+        _expire(client, _garbage(keys, old_version, old, manifest), grace_ms)
     return version
 
 

@@ -142,7 +142,49 @@ end
 local seq = redis.call('INCR', p .. ':suspseq')
 redis.call('PUBLISH', ARGV[2], 'suspensions ' .. n .. ' ' .. seq .. ' ' .. ARGV[3] .. '\n' ..
   table.concat(ARGV, '\31', 4))
+-- A full suspension list is being written: the switch replays this change onto it.
+local build_ttl = redis.call('PTTL', p .. ':suspbuild')
+if build_ttl > 0 then
+  redis.call('RPUSH', p .. ':suspbuild:log', ARGV[3] .. '\31' .. table.concat(ARGV, '\31', 4))
+  redis.call('PEXPIRE', p .. ':suspbuild:log', build_ttl)
+end
 return {count, seq}
+"""
+
+# The switch of a publish: replay the suspension changes made while the new list was written
+# (KEYS[4]: that list, or '' when the publish carries no suspensions), persist the new keys, point
+# live at the new version and announce it, all in one atomic step, so that no change made during the
+# build is lost and none lands on the old list after the replay.
+# KEYS: live, suspbuild, suspbuild:log, new suspension hash or ''. ARGV: version, events, keys...
+SWITCH = r"""
+local replayed = 0
+if KEYS[4] ~= '' then
+  local entries = redis.call('LRANGE', KEYS[3], 0, -1)
+  for _, entry in ipairs(entries) do
+    local fields = {}
+    local start = 1
+    while true do
+      local stop = string.find(entry, '\31', start, true)
+      if not stop then
+        table.insert(fields, string.sub(entry, start))
+        break
+      end
+      table.insert(fields, string.sub(entry, start, stop - 1))
+      start = stop + 1
+    end
+    if fields[1] == 'add' then
+      for i = 2, #fields - 1, 2 do redis.call('HSET', KEYS[4], fields[i], fields[i + 1]) end
+    else
+      for i = 2, #fields do redis.call('HDEL', KEYS[4], fields[i]) end
+    end
+    replayed = replayed + 1
+  end
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+for i = 3, #ARGV do redis.call('PERSIST', ARGV[i]) end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], 'publish ' .. ARGV[1])
+return replayed
 """
 
 # Compare-and-delete for the publish lock.
