@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import time
 
 from aiohttp import web
@@ -35,6 +36,9 @@ WARM_UP_CHECKS = 3
 
 
 async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) -> None:
+    # The snapshot keeper reloads in a thread: hand the interpreter back to the event loop every
+    # 1 ms (default 5 ms), so that a reload's Python work does not hold checks past their budget.
+    sys.setswitchinterval(0.001)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
