@@ -30,7 +30,6 @@ from sipcheck.ingress import IngressMap
 from sipcheck.policy import CompiledPolicy
 from sipcheck.verdict import Action
 
-OUTPUT_SCHEMA: Final = pa.schema([(name, pa.string()) for name in OUTPUT_COLUMNS])
 _KIND_NAMES: Final = pa.array([k.value for k in KINDS] + [""], type=pa.string())
 _EMPTY: Final = pa.array([""], type=pa.string())
 
@@ -42,12 +41,6 @@ class BatchCounts:
     rows: int = 0
     distinct: int = 0
     by_action: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Action})
-
-    def add(self, other: BatchCounts) -> None:
-        self.rows += other.rows
-        self.distinct += other.distinct
-        for action, count in other.by_action.items():
-            self.by_action[action] += count
 
 
 def check_columns(schema: pa.Schema, column: str, ingress_column: str | None, source: str) -> str | None:
@@ -286,7 +279,6 @@ def screen_batch(
 
 
 __all__ = [
-    "OUTPUT_SCHEMA",
     "BatchCounts",
     "Screened",
     "check_columns",

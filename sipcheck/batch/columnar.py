@@ -295,20 +295,25 @@ def screen_file(
         bar.close()
         with contextlib.ExitStack() as stack:
             # A compressed file is read decompressed, a line at a time, like any other.
-            raw = stack.enter_context(pa.input_stream(str(src), compression=kind.codec))
-            fallback = _screen_lines(
-                io.BufferedReader(raw) if kind.codec else src,
+            lines: Path | IO[bytes] = src
+            if kind.codec:
+                lines = io.BufferedReader(
+                    stack.enter_context(pa.input_stream(str(src), compression=kind.codec))
+                )
+            fallback = screen_csv(
+                lines,
                 dst,
+                None,
                 policy,
                 today,
-                column,
-                ingress_column,
-                progress,
-                strict,
-                encoding,
-                tables,
-                ingress_map,
-                str(src),
+                column=column,
+                ingress_column=ingress_column,
+                progress=progress,
+                strict=strict,
+                encoding=encoding,
+                tables=tables,
+                ingress_map=ingress_map,
+                source=str(src),
             )
         fallback.engine = f"python (the Arrow reader stopped: {exc})"
         fallback.seconds = time.perf_counter() - started
@@ -320,37 +325,6 @@ def screen_file(
         bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _screen_lines(
-    src: Path | IO[bytes],
-    dst: Path,
-    policy: CompiledPolicy,
-    today: date,
-    column: str,
-    ingress_column: str | None,
-    progress: bool | None,
-    strict: bool,
-    encoding: str,
-    tables: BatchTables,
-    ingress_map: IngressMap | None,
-    source: str,
-) -> BatchSummary:
-    return screen_csv(
-        src,
-        dst,
-        None,
-        policy,
-        today,
-        column=column,
-        ingress_column=ingress_column,
-        progress=progress,
-        strict=strict,
-        encoding=encoding,
-        tables=tables,
-        ingress_map=ingress_map,
-        source=source,
-    )
 
 
 def _empty_input(src: Path, kind: FileKind, encoding: str) -> pa.RecordBatch:
