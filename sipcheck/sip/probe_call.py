@@ -1,75 +1,136 @@
 """The probe: place test calls, record what is heard from answer on, validate the tone.
 
-For testers checking that a forwarding service really plays the
-identification tone. Each call: INVITE to the target, on answer (once the
-media is up) record the received audio to a WAV for a fixed time, hang up,
-and validate the WAV with `sipcheck.tones` taking the recording's start as
-the call start. The library runs in its own `PjRuntime` thread; this module's
-caller just waits for the outcomes.
+For testers checking that a forwarding service really plays the identification tone. Each call:
+INVITE to the target; once its media is up after answer, record the received audio to a WAV for a
+fixed time, hang up, and validate the WAV with `sipcheck.tones` taking the recording's start as
+the call start. Calls run ``concurrency`` at a time, paced by `probe_plan.Pacer`.
+
+With ``answer_calls`` the probe is also the called party: the target forwards to the probe's own
+SIP port (its next hop), the probe answers, records what the *callee* hears and validates that too,
+so one run proves the tone reached both parties. A forwarded call is paired with the call placed by
+the display name the probe puts in its From (`probe_plan.probe_display_name`).
+
+The library runs in its own `PjRuntime` thread; `run_shard` waits for the outcomes on the caller's,
+and `sipcheck.sip.probe_run` spreads a run over processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 
 from sipcheck import tones
+from sipcheck.sip.probe_plan import (
+    Pacer,
+    PartyOutcome,
+    ProbeOutcome,
+    no_answer_message,
+    probe_display_name,
+    probe_index,
+    record_seconds,
+    rtp_ports_needed,
+    with_display_name,
+)
 from sipcheck.sip.runtime import PjRuntime, RuntimeConfig
+from sipcheck.sip.sipmsg import parse_message
+
+if TYPE_CHECKING:
+    from sipcheck.sip.probe_run import ProbeRun
 
 
-@dataclass
-class ProbeOutcome:
-    """One probe call: how SIP went, where the recording is, and the tone's validation."""
+def _weakly(call: Any, method: str, *args: Any) -> Callable[[], None]:
+    """A timer job calling ``call.method(*args)`` that does not keep the call alive.
 
-    index: int
-    target: str
-    status_code: int = 0
-    reason: str = ""
-    answered: bool = False
-    recording: Path | None = None
-    validation: tones.ValidationResult | None = None
-    error: str | None = None
-    setup_ms: float | None = None
+    A pjsua2 Call must die in its own DISCONNECTED callback (when the registry lets it go): one kept
+    alive by a pending timer would be destroyed later, after pjsua2 may have given its slot to a new
+    call, whose dialog the stale destructor would then tear down.
+    """
+    return _weakly_ref(weakref.ref(call), method, *args)
 
-    @property
-    def passed(self) -> bool:
-        return self.validation is not None and self.validation.passed
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "target": self.target,
-            "status_code": self.status_code,
-            "reason": self.reason,
-            "answered": self.answered,
-            "setup_ms": self.setup_ms,
-            "recording": str(self.recording) if self.recording else None,
-            "passed": self.passed,
-            "error": self.error,
-            "validation": self.validation.to_dict() if self.validation else None,
-        }
+def _weakly_ref(ref: weakref.ref[Any], method: str, *args: Any) -> Callable[[], None]:
+    def job() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)(*args)
+
+    return job
+
+
+def _audio_active(info: Any) -> bool:
+    return any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE for m in info.media)
+
+
+class _Recording:
+    """One WAV recorder on a call's audio, stopped after ``seconds`` or when the call ends."""
+
+    def __init__(self, probe: _Prober, wav: Path, seconds: float) -> None:
+        self.probe = probe
+        self.wav = wav
+        self.seconds = seconds
+        self.recorder: Any = None
+        self.started = False
+
+    def start(self, audio: Any, on_elapsed: Callable[[], None]) -> bool:
+        if self.started:
+            return False
+        self.started = True
+        recorder = pj.AudioMediaRecorder()
+        self.probe.runtime.registry.add_media(recorder)
+        self.recorder = recorder
+        recorder.createRecorder(str(self.wav))
+        audio.startTransmit(recorder)
+        self.probe.runtime.call_later(self.seconds, on_elapsed)
+        return True
+
+    def stop(self) -> None:
+        if self.recorder is not None:
+            self.probe.runtime.registry.drop_media(self.recorder)
+            self.recorder = None
 
 
 class _ProbeCall(pj.Call):  # type: ignore[misc]
+    """A call the probe places: records from answer on, hangs up after the recording."""
+
     def __init__(self, probe: _Prober, outcome: ProbeOutcome, wav: Path, record_s: float) -> None:
         pj.Call.__init__(self, probe.account)
         self.probe = probe
         self.outcome = outcome
-        self.wav = wav
-        self.record_s = record_s
+        self.recording = _Recording(probe, wav, record_s)
         self.confirmed = False
-        self.recorder: Any = None
         self.started = time.monotonic()
+        outcome.placed_at = time.time()
         self.done = threading.Event()
+        self.timed_out = False
+
+    def onCallTsxState(self, prm: Any) -> None:
+        self._note_response(prm.e)
+
+    def _note_response(self, event: Any) -> None:
+        """Keep the status line of a response that came from the network: a 503 the target sent is a
+        shed call; one pjsip made up (transport error, timeout) is not."""
+        if event.type != pj.PJSIP_EVENT_TSX_STATE or event.body.tsxState.type != pj.PJSIP_EVENT_RX_MSG:
+            return
+        whole = str(event.body.tsxState.src.rdata.wholeMsg)
+        if whole.startswith("SIP/2.0 "):
+            line = whole.split("\r\n", 1)[0][len("SIP/2.0 ") :].strip()
+            if not self.outcome.responses or self.outcome.responses[-1] != line:
+                self.outcome.responses.append(line)
+            self.outcome.last_response = line
 
     def onCallState(self, prm: Any) -> None:
+        self._note_response(prm.e)
         info = self.getInfo()
         state = int(info.state)
         self.outcome.status_code = int(info.lastStatusCode)
@@ -80,51 +141,84 @@ class _ProbeCall(pj.Call):  # type: ignore[misc]
             self.outcome.setup_ms = (time.monotonic() - self.started) * 1000.0
             self._maybe_record(info)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self._stop_recorder()
+            self.recording.stop()
+            self.outcome.ended_at = time.time()
             self.probe.runtime.registry.drop_call(self)  # delete in the DISCONNECTED callback
             self.done.set()
 
     def onCallMediaState(self, prm: Any) -> None:
+        info = self.getInfo()
+        if self.outcome.codec is None and _audio_active(info):
+            with contextlib.suppress(pj.Error):
+                self.outcome.codec = str(self.getStreamInfo(0).codecName)
         if self.confirmed:
-            self._maybe_record(self.getInfo())
+            self._maybe_record(info)
 
     def _maybe_record(self, info: Any) -> None:
-        if self.recorder is not None:
+        if _audio_active(info) and self.recording.start(self.getAudioMedia(-1), _weakly(self, "_hangup")):
+            self.outcome.recording = self.recording.wav
+
+    def answer_deadline(self, timeout_s: float) -> None:
+        """No answer within ``timeout_s`` of the INVITE: say so and give up (CANCEL)."""
+        if self.confirmed or self.done.is_set():
             return
-        active = any(
-            m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE for m in info.media
-        )
-        if not active:
-            return
-        recorder = pj.AudioMediaRecorder()
-        self.probe.runtime.registry.add_media(recorder)
-        self.recorder = recorder
-        recorder.createRecorder(str(self.wav))
-        self.getAudioMedia(-1).startTransmit(recorder)
-        self.outcome.recording = self.wav
-        self.probe.runtime.call_later(self.record_s, self._hangup)
+        self.timed_out = True
+        self.outcome.error = no_answer_message(self.outcome.target, timeout_s, self.outcome.last_response)
+        self._hangup()
 
     def end(self) -> None:
         """Hang up now (pjsua2 thread), whatever the state."""
         self._hangup()
 
     def _hangup(self) -> None:
-        self._stop_recorder()  # closes the WAV before the BYE, so its length is exactly record_s
+        self.recording.stop()  # closes the WAV before the BYE, so its length is exactly record_s
         if not self.done.is_set():
             with contextlib.suppress(pj.Error):
                 self.hangup(pj.CallOpParam())
 
-    def _stop_recorder(self) -> None:
-        if self.recorder is not None:
-            self.probe.runtime.registry.drop_media(self.recorder)
-            self.recorder = None
+
+class _AnsweredCall(pj.Call):  # type: ignore[misc]
+    """A forwarded call the probe answers as the called party, recording what it hears."""
+
+    def __init__(self, probe: _Prober, call_id: int, party: PartyOutcome, wav: Path, record_s: float) -> None:
+        pj.Call.__init__(self, probe.account, call_id)
+        self.probe = probe
+        self.party = party
+        self.recording = _Recording(probe, wav, record_s)
+        self.done = threading.Event()
+
+    def onCallState(self, prm: Any) -> None:
+        if int(self.getInfo().state) == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.recording.stop()
+            self.probe.runtime.registry.drop_call(self)
+            self.done.set()
+
+    def onCallMediaState(self, prm: Any) -> None:
+        if _audio_active(self.getInfo()) and self.recording.start(
+            self.getAudioMedia(-1), self.recording.stop
+        ):
+            self.party.recording = self.recording.wav
+
+
+class _ProbeAccount(pj.Account):  # type: ignore[misc]
+    def __init__(self, probe: _Prober) -> None:
+        pj.Account.__init__(self)
+        self.probe = probe
+
+    def onIncomingCall(self, prm: Any) -> None:
+        self.probe.on_incoming(prm)
 
 
 @dataclass
 class _Prober:
     runtime: PjRuntime
+    workdir: Path
+    record_s: float
+    run: str
+    answer_calls: bool
     account: Any = None
-    calls: list[_ProbeCall] = field(default_factory=list)
+    answered: dict[int, tuple[PartyOutcome, threading.Event]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def setup(self, runtime: PjRuntime) -> None:
         cfg = pj.AccountConfig()
@@ -133,23 +227,51 @@ class _Prober:
         cfg.mediaConfig.transportConfig.port = runtime.config.rtp_port
         cfg.mediaConfig.transportConfig.portRange = runtime.config.rtp_port_range
         cfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
-        acc = pj.Account()
+        acc = _ProbeAccount(self)
         acc.create(cfg, True)
         self.account = acc
         runtime.registry.account = acc
+
+    def on_incoming(self, prm: Any) -> None:
+        """A forwarded call: answer it when it is one of this run's calls, refuse it otherwise."""
+        try:
+            from_value = parse_message(str(prm.rdata.wholeMsg)).get("from") or ""
+        except ValueError:
+            from_value = ""
+        index = probe_index(from_value, self.run) if self.answer_calls else None
+        party = PartyOutcome()
+        call = _AnsweredCall(
+            self, prm.callId, party, self.workdir / f"probe-{index or 0:04d}-callee.wav", self.record_s
+        )
+        self.runtime.registry.add_call(call)
+        answer = pj.CallOpParam()
+        with self.lock:
+            duplicate = index is not None and index in self.answered
+            if index is not None and not duplicate:
+                self.answered[index] = (party, call.done)
+        answer.statusCode = 200 if index is not None and not duplicate else 603
+        with contextlib.suppress(pj.Error):
+            if answer.statusCode == 200:
+                call.answer(answer)
+            else:
+                call.hangup(answer)
+
+    def callee_of(self, index: int) -> tuple[PartyOutcome, threading.Event] | None:
+        with self.lock:
+            return self.answered.get(index)
 
 
 def _place_call(
     prober: _Prober,
     outcome: ProbeOutcome,
     wav: Path,
-    record_s: float,
     target: str,
     caller: str | None,
     headers: tuple[tuple[str, str], ...],
-) -> _ProbeCall | None:
+    answer_timeout_s: float,
+) -> _Placed | None:
     """INVITE ``target`` (pjsua2 thread). None when the call could not even be placed."""
-    call = _ProbeCall(prober, outcome, wav, record_s)
+    call = _ProbeCall(prober, outcome, wav, prober.record_s)
     prm = pj.CallOpParam(True)
     prm.opt.audioCount = 1
     prm.opt.videoCount = 0
@@ -167,7 +289,8 @@ def _place_call(
         outcome.error = f"cannot place the call: {exc.info()}"
         return None
     prober.runtime.registry.add_call(call)
-    return call
+    prober.runtime.call_later(answer_timeout_s, _weakly(call, "answer_deadline", answer_timeout_s))
+    return _Placed(call.done, call.started, weakref.ref(call))
 
 
 def _wait_wav_closed(path: Path, timeout_s: float = 2.0) -> None:
@@ -189,82 +312,188 @@ def _wait_wav_closed(path: Path, timeout_s: float = 2.0) -> None:
         time.sleep(0.01)
 
 
-PROBE_RTP_PORTS = 20
-"""RTP/RTCP ports the probe may use from ``rtp_port`` on (one call at a time, a few in teardown)."""
+def validate_recording_file(
+    path: Path, profile: tones.Profile
+) -> tuple[tones.ValidationResult | None, str | None]:
+    """Validate one recording (in the validator process): the result, or why it could not be read."""
+    try:
+        return tones.validate_file(path, profile, offset_ms=0.0), None
+    except (tones.AudioFormatError, ValueError) as exc:
+        return None, f"cannot validate {path}: {exc}"
 
 
-def run_probe(
-    target: str,
-    profile: tones.Profile,
-    workdir: Path,
-    *,
-    count: int = 1,
-    interval_s: float = 1.0,
-    record_s: float | None = None,
-    caller: str | None = None,
-    headers: tuple[tuple[str, str], ...] = (),
-    bind_host: str = "127.0.0.1",
-    codecs: tuple[str, ...] = ("PCMU/8000", "PCMA/8000"),
-    call_timeout_s: float = 30.0,
-    on_outcome: Callable[[ProbeOutcome], None] | None = None,
-    sip_port: int = 0,
-    rtp_port: int = 0,
+class _Validator:
+    """Validates recordings in a separate process.
+
+    The pjsua2 thread reads RTP itself (``threadCnt = 0``), under the GIL between polls; validating a
+    recording on this process's main thread while other calls are up starved it, so their RTP was
+    read late and in bursts, and the jitter buffer filled in and then discarded frames: 20-40 ms of a
+    note lost or stretched, which a recording-exact profile fails on.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, party: PartyOutcome | ProbeOutcome, profile: tones.Profile) -> Future[None] | None:
+        path = party.recording
+        if path is None or not path.exists():
+            return None
+        _wait_wav_closed(path)
+        job = self.pool.submit(validate_recording_file, path, profile)
+        done: Future[None] = Future()
+
+        def fill(result: Future[tuple[tones.ValidationResult | None, str | None]]) -> None:
+            try:
+                party.validation, error = result.result()
+            except Exception as exc:  # the validator process died: say so on this call, go on
+                party.validation, error = None, f"cannot validate {path}: {exc}"
+            if error is not None:
+                party.error = error
+            done.set_result(None)
+
+        job.add_done_callback(fill)
+        return done
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """What the main thread keeps of a placed call: never the pjsua2 object itself (see `_weakly`)."""
+
+    done: threading.Event
+    started: float
+    call: weakref.ref[_ProbeCall]
+
+
+@dataclass
+class _Active:
+    outcome: ProbeOutcome
+    placed: _Placed | None
+    ended_at: float | None = None
+    validating: list[Future[None]] | None = None  # set once the call is over and its recordings queued
+
+
+CALLEE_GRACE_S = 3.0
+"""How long after the caller's leg ended the probe waits for the forwarded leg to end too."""
+
+
+def _finish(
+    item: _Active, prober: _Prober, validator: _Validator, profile: tones.Profile, now: float
+) -> bool:
+    """Queue the validation of a call whose caller leg has ended; False while its forwarded leg is still
+    up. True once it is queued, with `_Active.validating` listing the jobs to wait for."""
+    outcome = item.outcome
+    jobs: list[Future[None] | None] = []
+    if prober.answer_calls and outcome.answered:
+        found = prober.callee_of(outcome.index)
+        if found is not None and not found[1].is_set() and now - (item.ended_at or now) < CALLEE_GRACE_S:
+            return False
+        party = found[0] if found is not None else PartyOutcome(error="the called party never got the call")
+        outcome.callee = party
+        if found is not None:
+            if party.recording is None and party.error is None:
+                party.error = "answered as the called party but no audio was recorded"
+            jobs.append(validator.submit(party, profile))
+    if outcome.answered and outcome.recording is not None:
+        jobs.append(validator.submit(outcome, profile))
+    elif outcome.error is None:
+        if (
+            not outcome.answered
+            and outcome.status_code == 503
+            and (outcome.last_response or "").startswith("503")
+        ):
+            outcome.shed = True
+            outcome.error = f"the target answered {outcome.last_response}"
+        else:
+            outcome.error = (
+                f"not answered: {outcome.status_code} {outcome.reason}".strip()
+                if not outcome.answered
+                else "answered but no audio was recorded"
+            )
+    item.validating = [job for job in jobs if job is not None]
+    return True
+
+
+def run_shard(
+    run: ProbeRun, indices: list[int], delay_s: float, on_outcome: Callable[[ProbeOutcome], None] | None
 ) -> list[ProbeOutcome]:
-    """Place ``count`` calls to ``target`` one after another and validate each against ``profile``."""
-    if record_s is None:
-        tolerance = profile.tolerances.max_start_delay_ms or 1000.0
-        length = profile.total_ms() if isinstance(profile, tones.ParametricProfile) else 5000.0
-        record_s = (length + tolerance) / 1000.0 + 0.5
-    workdir.mkdir(parents=True, exist_ok=True)
+    """Place the calls ``indices`` from this process (at most `PJ_MAX_CALLS` legs at once), starting
+    ``delay_s`` from now; see `sipcheck.sip.probe_run.run_probe` for a whole run."""
+    pacer = Pacer(run.concurrency, run.rate_cps, run.interval_s)
+    record_s = run.record_s if run.record_s is not None else record_seconds(run.profile)
+    run.workdir.mkdir(parents=True, exist_ok=True)
     prober_box: list[_Prober] = []
     runtime = PjRuntime(
         RuntimeConfig(
-            bind_host=bind_host,
-            udp_port=sip_port,  # 0: a free port
-            codecs=codecs,
-            rtp_port=rtp_port,  # 0: pjsip's default range
-            rtp_port_range=PROBE_RTP_PORTS if rtp_port else 0,
+            bind_host=run.bind_host,
+            udp_port=run.sip_port,  # 0: a free port
+            codecs=run.codecs,
+            rtp_port=run.rtp_port,  # 0: pjsip's default range
+            rtp_port_range=rtp_ports_needed(run.concurrency, run.answer_calls) if run.rtp_port else 0,
             log_level=0,
             own_gc=True,
         ),
         setup=lambda rt: prober_box[0].setup(rt),
     )
-    prober = _Prober(runtime)
+    prober = _Prober(runtime, run.workdir, record_s, secrets.token_hex(4), run.answer_calls)
     prober_box.append(prober)
+    validator = _Validator()
     runtime.start()
-    outcomes: list[ProbeOutcome] = []
+    if delay_s:
+        time.sleep(delay_s)
+    done: dict[int, ProbeOutcome] = {}
+    active: list[_Active] = []
+    call_limit_s = run.answer_timeout_s + record_s + 5.0
+    pending = list(reversed(indices))
     try:
-        for index in range(count):
-            if index:
-                time.sleep(interval_s)
-            outcome = ProbeOutcome(index, target)
-            wav = workdir / f"probe-{index:04d}.wav"
-            wav.unlink(missing_ok=True)
-            call = runtime.call(
-                lambda outcome=outcome, wav=wav: _place_call(  # type: ignore[misc]
-                    prober, outcome, wav, record_s or 0.0, target, caller, headers
-                )
-            )
-            if call is not None and not call.done.wait(call_timeout_s + record_s):
-                outcome.error = "the call did not end in time"
-                runtime.submit(call.end)
-                call.done.wait(5)
-            call = None
-            if outcome.answered and outcome.recording is not None and outcome.recording.exists():
-                _wait_wav_closed(outcome.recording)
-                try:
-                    outcome.validation = tones.validate_file(outcome.recording, profile, offset_ms=0.0)
-                except (tones.AudioFormatError, ValueError) as exc:
-                    outcome.error = f"cannot validate {outcome.recording}: {exc}"
-            elif outcome.error is None:
-                outcome.error = (
-                    f"not answered: {outcome.status_code} {outcome.reason}".strip()
-                    if not outcome.answered
-                    else "answered but no audio was recorded"
-                )
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+        while pending or active:
+            now = time.monotonic()
+            for item in list(active):
+                placed = item.placed
+                if item.ended_at is None:
+                    if placed is not None and not placed.done.is_set():
+                        if now - placed.started > call_limit_s:
+                            item.outcome.error = item.outcome.error or "the call did not end in time"
+                            runtime.submit(_weakly_ref(placed.call, "end"))
+                            placed.done.wait(5)
+                        else:
+                            continue
+                    item.ended_at = now
+                    pacer.on_end(now)
+                if item.validating is None and not _finish(item, prober, validator, run.profile, now):
+                    continue
+                if item.validating is not None and all(job.done() for job in item.validating):
+                    active.remove(item)
+                    done[item.outcome.index] = item.outcome
+                    if on_outcome is not None:
+                        on_outcome(item.outcome)
+            live = sum(1 for item in active if item.validating is None)  # validating calls hold no slot
+            start_at = pacer.next_start(now, live) if pending else None
+            if start_at is not None and start_at <= now:
+                active.append(_Active(*_start_call(run, prober, runtime, pending.pop())))
+                pacer.on_start(now)
+                continue
+            time.sleep(0.005 if start_at is None else min(0.005, max(0.0, start_at - now)))
     finally:
         runtime.stop()
-    return outcomes
+        validator.close()
+    return [done[i] for i in sorted(done)]
+
+
+def _start_call(
+    run: ProbeRun, prober: _Prober, runtime: PjRuntime, index: int
+) -> tuple[ProbeOutcome, _Placed | None]:
+    outcome = ProbeOutcome(index, run.target)
+    wav = run.workdir / f"probe-{index:04d}.wav"
+    wav.unlink(missing_ok=True)
+    from_uri = run.caller
+    if run.answer_calls:
+        from_uri = with_display_name(
+            run.caller or f"sip:probe@{run.bind_host}", probe_display_name(prober.run, index)
+        )
+    placed = runtime.call(
+        lambda: _place_call(prober, outcome, wav, run.target, from_uri, run.headers, run.answer_timeout_s)
+    )
+    return outcome, placed

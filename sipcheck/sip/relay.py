@@ -96,6 +96,7 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.role = role
         self.session: RelaySession | None = None
         self.media_up = False
+        self.confirmed = False  # the dialog is CONFIRMED: for the caller's leg, its ACK has arrived
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
@@ -107,6 +108,8 @@ class Leg(pj.Call):  # type: ignore[misc]
                 session.leg_gone(self.role, int(info.lastStatusCode), str(info.lastReason))
             self.agent.runtime.registry.drop_call(self)
             return
+        if state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed = True
         if session is not None:
             session.on_state(self, state, int(info.lastStatusCode))
 
@@ -208,7 +211,11 @@ class RelaySession:
 
     # ----- call progress --------------------------------------------------------------------------
     def on_state(self, leg: Leg, state: int, code: int) -> None:
-        if leg.role != "out" or "in" not in self.legs:
+        if "in" not in self.legs:
+            return
+        if leg.role == "in":
+            if state == pj.PJSIP_INV_STATE_CONFIRMED and self.answered:
+                self._maybe_start_tone(leg)  # the caller's ACK: its media is surely up now
             return
         if state == pj.PJSIP_INV_STATE_EARLY and not self.ringing_sent and code in (180, 183):
             self.ringing_sent = True
@@ -236,10 +243,17 @@ class RelaySession:
             self._maybe_start_tone(leg)
 
     def _maybe_start_tone(self, leg: Leg) -> None:
-        """Play the tone to ``leg`` once its media is up after answer, then bridge toward it."""
+        """Play the tone to ``leg`` once its media is up after answer, then bridge toward it.
+
+        The caller hears it only once its ACK is in: our media is up as soon as we send the 200 OK,
+        but the caller builds its stream only when the 200 reaches it, and RTP that arrives before
+        that is dropped. Playing at once lost the first 20-40 ms of the tone now and then, which a
+        recording-exact (reference) profile fails on.
+        """
         role = leg.role
         if (
             not leg.media_up
+            or (role == "in" and not leg.confirmed)
             or role in self.players
             or role in self.tone_done
             or self.legs.get(role) is not leg
