@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sipcheck.tones import ParametricProfile, g711_decode, g711_encode, load_profile, validate_audio
+from sipcheck.tones import Codec, ParametricProfile, g711_decode, g711_encode, load_profile, validate_audio
 from sipcheck.tones.levels import FloatArray, from_pcm16, to_pcm16
 from sipcheck.tones.synth import synthesize
 from sipcheck.tones.validate import ValidationResult
@@ -38,11 +38,11 @@ def _profile(name: str = "example-call-start") -> ParametricProfile:
     return p
 
 
-def _through_g711(x: FloatArray, codec: str = "pcmu") -> FloatArray:
-    return from_pcm16(g711_decode(g711_encode(to_pcm16(x), codec), codec))  # type: ignore[arg-type]
+def _through_g711(x: FloatArray, codec: Codec = "pcmu") -> FloatArray:
+    return from_pcm16(g711_decode(g711_encode(to_pcm16(x), codec), codec))
 
 
-def _recording(played: ParametricProfile, codec: str = "pcmu") -> FloatArray:
+def _recording(played: ParametricProfile, codec: Codec = "pcmu") -> FloatArray:
     """What a recorder from the call's answer holds: 300 ms of silence, the tone, 3 s of silence."""
     return _through_g711(synthesize(played, 8000, lead_ms=LEAD_S * 1000, tail_ms=TAIL_S * 1000), codec)
 
