@@ -434,8 +434,11 @@ def validation_figure(
         else []
     )
     smooth_s = 1.0 / min(modulations) if modulations else 0.0
-    env_t, broadband, bands = envelope_dbm0(shown, band_frequencies, smooth_s=smooth_s)
-    env_t = env_t + offset
+    env_pad = _ENV_N // 2
+    env_t, broadband, bands = envelope_dbm0(
+        np.concatenate((np.zeros(env_pad), shown, np.zeros(env_pad))), band_frequencies, smooth_s=smooth_s
+    )
+    env_t = env_t + offset - env_pad / ANALYSIS_RATE
     # Below the panel's range (digital silence is -300 dBm0) is drawn along its floor.
     bottom = vmin + 0.5
     (bb_line,) = ax_env.plot(env_t, np.maximum(broadband, bottom), color="0.55", lw=1.0)

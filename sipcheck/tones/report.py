@@ -298,6 +298,7 @@ h1 { font-size: 1.4em; margin-bottom: 0.2em; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
+td.file { min-width: 14em; overflow-wrap: anywhere; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict { font-weight: 700; white-space: nowrap; }
 .pass { background: #e6f4ea; color: #1a7f37; }
@@ -357,15 +358,14 @@ def render_html(report: Report, *, title: str | None = None) -> str:
     )
     for e in ordered:
         i = index[id(e)]
-        reasons = "; ".join(e.reasons) if e.reasons else "every burst within tolerance"
-        if e.notes:
-            reasons += " (" + "; ".join(e.notes) + ")"
+        shown = [r.removeprefix(f"{e.file}: ") for r in e.reasons] or ["every burst within tolerance"]
+        reasons = "<br>".join(_e(r) for r in [*shown, *e.notes])
         start = "" if e.start_offset_ms is None else f"{e.start_offset_ms:+.0f} ms"
         length = "" if e.duration_s is None else f"{e.duration_s:.2f} s"
         out.append(
             f'<tr class="entry" data-file="{_e(e.file)}" data-outcome="{e.outcome}">'
-            f'<td class="num">{i + 1}</td><td><a href="#{_anchor(i)}">{_e(e.file)}</a></td>'
-            f'<td class="verdict {e.outcome}">{e.outcome.upper()}</td><td>{_e(reasons)}</td>'
+            f'<td class="num">{i + 1}</td><td class="file"><a href="#{_anchor(i)}">{_e(e.file)}</a></td>'
+            f'<td class="verdict {e.outcome}">{e.outcome.upper()}</td><td>{reasons}</td>'
             f'<td class="num">{start}</td><td class="num">{length}</td></tr>'
         )
     out.append("</tbody></table>")
@@ -386,7 +386,7 @@ def render_html(report: Report, *, title: str | None = None) -> str:
             facts.append(f"call start from {_e(e.result.get('call_start_source', ''))}")
         if facts:
             out.append(f'<p class="meta">{" · ".join(facts)}</p>')
-        items = [*e.reasons, *e.notes]
+        items = [*(r.removeprefix(f"{e.file}: ") for r in e.reasons), *e.notes]
         if items:
             out.append('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in items) + "</ul>")
         if e.plot_png is not None:
