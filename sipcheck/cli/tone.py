@@ -183,10 +183,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ValueError:
         return _error(f"--ssrc {args.ssrc!r} is not a number")
     if not args.no_plot:
-        from sipcheck.tones.plot import PlotUnavailableError, _pyplot
+        from sipcheck.tones.plot import PlotUnavailableError, ensure_available
 
         try:
-            _pyplot()
+            ensure_available()
         except PlotUnavailableError as exc:
             return _error(f"{exc} (or pass --no-plot)")
     paths = expand_paths(args.files)

@@ -87,6 +87,11 @@ def _pyplot() -> Any:
     return plt
 
 
+def ensure_available() -> None:
+    """Raise `PlotUnavailableError` now, before any work, when matplotlib is missing."""
+    _pyplot()
+
+
 @dataclass(frozen=True)
 class ExpectedBox:
     """Where an expected burst belongs on the plot (seconds into the audio)."""
@@ -113,6 +118,8 @@ class PlotLayout:
     verdict: str
     reasons: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    summary: str = "every burst within tolerance"
+    """What a pass means here (for a reference profile: how well it matched)."""
 
 
 def _total_level(levels: tuple[float, ...] | list[float]) -> float:
@@ -219,6 +226,17 @@ def layout(
         verdict=verdict,
         reasons=reasons_of(result),
         notes=notes_of(result),
+        summary=_summary(result),
+    )
+
+
+def _summary(result: ValidationResult) -> str:
+    ref = result.reference
+    if ref is None:
+        return "every burst within tolerance"
+    return (
+        f"matches the reference: envelope r={ref.envelope_correlation:.3f}, "
+        f"spectrum r={ref.spectrum_correlation:.3f}, gain {ref.gain_db:+.1f} dB"
     )
 
 
@@ -299,7 +317,7 @@ def _reference_facts(profile: Profile) -> tuple[float | None, float | None]:
 def _title(profile: Profile, lay: PlotLayout, source: str | None, max_reasons: int = 4) -> str:
     head = f"{lay.verdict}  {profile.id}" + (f"  ·  {source}" if source else "")
     if lay.verdict == "PASS":
-        return "\n".join([head, "every burst within tolerance", *lay.notes])
+        return "\n".join([head, lay.summary, *lay.notes])
     lines = [r if len(r) <= 120 else r[:117] + "..." for r in lay.reasons[:max_reasons]]
     if len(lay.reasons) > max_reasons:
         lines.append(f"... and {len(lay.reasons) - max_reasons} more")

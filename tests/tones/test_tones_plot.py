@@ -212,3 +212,39 @@ def test_saved_plot_and_png_bytes(tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 12 * 50  # 12 in wide at 50 dpi
     assert plt.get_fignums() == [], "no figure left open"
+
+
+def test_reference_profile_plot_fits_the_matched_recording(tmp_path: Path) -> None:
+    """A reference-recording profile: the axis fits where the reference was found, the colour bar
+    follows the reference's own level, the title says how well it matched."""
+    from sipcheck.tones.profiles import parse_profile
+    from sipcheck.tones.wavio import write_wav
+
+    played = _profile()
+    write_wav(tmp_path / "ref.wav", synthesize(played, 8000, lead_ms=0), 8000)
+    ref = parse_profile(
+        {"kind": "reference", "id": "ref-test", "name": "r", "recording": str(tmp_path / "ref.wav")}
+    )
+    x = _recording(played)
+    result = validate_audio(
+        x,
+        8000,
+        ref,
+        call_start_s=0.0,
+        reference_samples=synthesize(played, 8000, lead_ms=0),
+        reference_rate=8000,
+    )
+    assert result.reference is not None
+    fig = validation_figure(x, 8000, ref, result)
+    try:
+        kinds = _assert_every_mark_in_legend(fig)
+        assert "reference" in kinds
+        lo, hi = _spectrogram_axes(fig).get_xlim()
+        assert lo < 0.0 and LEAD_S + 0.5 + 0.2 <= hi <= LEAD_S + 0.5 + 0.5
+        vmin, vmax = _spectrogram_axes(fig).images[0].get_clim()
+        assert vmax - vmin == pytest.approx(COLOUR_RANGE_DB + COLOUR_HEADROOM_DB)
+        assert vmax == pytest.approx(-10.0 + COLOUR_HEADROOM_DB, abs=1.0), "the reference's level, -10 dBm0"
+        title = fig.get_suptitle()
+        assert title.split()[0] == result.outcome.upper() and "matches the reference: envelope r=" in title
+    finally:
+        plt.close(fig)
