@@ -359,11 +359,12 @@ def validation_figure(
     pad = _SPEC_N // 2
     padded = np.concatenate((np.zeros(pad), shown, np.zeros(pad)))
 
-    fig = plt.figure(figsize=(12, 8), dpi=100, layout="constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=[3, 1.7], width_ratios=[60, 1])
-    ax = fig.add_subplot(grid[0, 0])
-    ax_env = fig.add_subplot(grid[1, 0], sharex=ax)
-    cax = fig.add_subplot(grid[0, 1])
+    # Placed by hand once the title and legend are known (`_place`): constrained layout would
+    # draw the figure twice and take most of the time a report spends per file.
+    fig = plt.figure(figsize=(FIG_W_IN, FIG_H_IN), dpi=100)
+    ax = fig.add_axes((0.07, 0.45, 0.83, 0.45))
+    ax_env = fig.add_axes((0.07, 0.1, 0.83, 0.3), sharex=ax)
+    cax = fig.add_axes((0.915, 0.45, 0.012, 0.45))
     handles: dict[str, Any] = {}
     labels = dict(MARK_LABELS)
 
@@ -506,15 +507,48 @@ def validation_figure(
         if kind != "call-start":
             h.set_label(labels[kind])
         legend_handles.append(h)
-    fig.legend(handles=legend_handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    title = _title(profile, lay, source)
+    _place(fig, ax, ax_env, cax, title_lines=title.count("\n") + 1, legend_rows=-(-len(legend_handles) // 3))
+    fig.legend(
+        handles=legend_handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.005),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(
-        _title(profile, lay, source),
+        title,
         fontsize=10,
         color=VERDICT_COLOURS.get(lay.verdict, "black"),
         ha="left",
+        va="top",
         x=0.01,
+        y=1.0 - 0.06 / FIG_H_IN,
     )
     return fig
+
+
+FIG_W_IN, FIG_H_IN = 12.0, 8.0
+_LINE_IN = 0.175  # one 10 pt title line; legend rows are 8 pt
+
+
+def _place(fig: Any, ax: Any, ax_env: Any, cax: Any, *, title_lines: int, legend_rows: int) -> None:
+    """Lay the panels out between the title (top) and the legend (bottom), in inches."""
+    top = 0.12 + title_lines * _LINE_IN + 0.08
+    bottom = 0.12 + legend_rows * 0.17 + 0.5  # legend, then the time axis' ticks and label
+    gap = 0.12
+    left, right = 0.75, 1.05  # the y labels; the colour bar and its label
+    height = FIG_H_IN - top - bottom - gap
+    spec_h, env_h = height * 3 / 4.7, height * 1.7 / 4.7
+    width = FIG_W_IN - left - right
+
+    def rect(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+        return (x / FIG_W_IN, y / FIG_H_IN, w / FIG_W_IN, h / FIG_H_IN)
+
+    ax_env.set_position(rect(left, bottom, width, env_h))
+    ax.set_position(rect(left, bottom + env_h + gap, width, spec_h))
+    cax.set_position(rect(left + width + 0.15, bottom + env_h + gap, 0.15, spec_h))
 
 
 def plot_validation(
