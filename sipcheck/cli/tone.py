@@ -1,4 +1,4 @@
-"""``sipcheck tone``: list, render and verify identification-tone profiles.
+"""``sipcheck tone``: list, render and verify identification-tone profiles; report over many files.
 
 Exit codes: 0 success (verify: the tone passed), 1 verify failed, 3 verify
 inconclusive (too much of the tone was lost to judge: place the call again), 4 bad
@@ -146,6 +146,90 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_BY_OUTCOME[result.outcome]
 
 
+class _Progress:
+    """Progress on stderr: a bar redrawn in place on a terminal, else one plain line per file."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.bad = 0
+
+    def __call__(self, done: int, total: int, entry: Any) -> None:
+        if entry.outcome != "pass":
+            self.bad += 1
+        if self.tty:
+            filled = self.WIDTH * done // max(total, 1)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            end = "\n" if done == total else ""
+            self.stream.write(f"\r[{bar}] {done}/{total} files, {self.bad} not passed{end}")
+        else:
+            self.stream.write(f"[{done}/{total}] {entry.outcome.upper()} {entry.file}\n")
+        self.stream.flush()
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sipcheck.tones import ProfileError, load_profile
+    from sipcheck.tones.report import ReadOptions, exit_outcome, expand_paths, run_report, write_report
+
+    if args.jobs is not None and args.jobs < 1:
+        return _error(f"--jobs must be at least 1, not {args.jobs}")
+    try:
+        profile = load_profile(_profile_name(args))
+        ssrc = int(args.ssrc, 0) if args.ssrc is not None else None
+    except ProfileError as exc:
+        return _error(str(exc))
+    except ValueError:
+        return _error(f"--ssrc {args.ssrc!r} is not a number")
+    if not args.no_plot:
+        from sipcheck.tones.plot import PlotUnavailableError, ensure_available
+
+        try:
+            ensure_available()
+        except PlotUnavailableError as exc:
+            return _error(f"{exc} (or pass --no-plot)")
+    paths = expand_paths(args.files)
+    if not paths:
+        return _error("no recording or capture found in " + ", ".join(args.files))
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _error(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}")
+    options = ReadOptions(
+        fmt=args.format,
+        channel=args.channel,
+        ssrc=ssrc,
+        port=args.port,
+        conceal=args.conceal,
+        offset_ms=args.offset_ms,
+        plot=not args.no_plot,
+    )
+    report = run_report(paths, profile, options, jobs=args.jobs, progress=_Progress(sys.stderr))
+    try:
+        html_path, json_path = write_report(report, out_dir, title=args.title)
+    except OSError as exc:
+        return _error(f"{out_dir}: cannot write the report: {exc.strerror or exc}")
+    c = report.counts()
+    print(
+        f"{c['total']} files against {profile.id}: {c['pass']} pass, {c['fail']} fail, "
+        f"{c['inconclusive']} inconclusive, {c['error']} unreadable"
+    )
+    for entry in report.ordered():
+        if entry.outcome != "pass":
+            first = entry.reasons[0] if entry.reasons else ""
+            first = first.removeprefix(f"{entry.file}: ")
+            print(f"  {entry.outcome.upper()} {entry.file}: {first}")
+    print(f"wrote {html_path} and {json_path}")
+    return REPORT_EXIT[exit_outcome(report)]
+
+
+REPORT_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE, "error": EXIT_ERROR}
+"""``tone report``: 1 if any file failed, else 4 if any could not be read, else 3 if any was
+inconclusive, else 0."""
+
+
 def register(subparsers: Any) -> None:
     """Add ``tone profiles|render|verify`` to the ``sipcheck`` parser."""
     tone = subparsers.add_parser("tone", help="identification tone: list, render and verify profiles")
@@ -183,3 +267,29 @@ def register(subparsers: Any) -> None:
         "--plot", metavar="PNG", help="write a spectrogram with detected bursts and tolerance boxes"
     )
     v.set_defaults(func=_cmd_verify)
+
+    rp = sub.add_parser(
+        "report",
+        help="verify many recordings/captures and write an HTML + JSON report",
+        description="Verify every FILE (a folder stands for the recordings in it) against one profile, "
+        "in parallel, and write report.html (self-contained: summary, counts, each file's reasons and "
+        "plot) and report.json into --out. Exit 0 all pass, 1 any fail, 4 any file unreadable (or a "
+        "usage error), 3 any inconclusive.",
+    )
+    rp.add_argument("files", nargs="+", metavar="FILE", help="WAV, raw .ulaw/.alaw, pcap/pcapng, or a folder")
+    rp.add_argument("--profile", help=profile_help)
+    rp.add_argument("--out", default="tone-report", metavar="DIR", help="report folder (default tone-report)")
+    rp.add_argument("--jobs", type=int, help="worker processes (default: one per core; 1: no workers)")
+    rp.add_argument("--title", help="heading of the HTML report")
+    rp.add_argument("--no-plot", action="store_true", help="leave the plots out (faster)")
+    rp.add_argument("--format", choices=["wav", "ulaw", "alaw", "pcap"], help="override detection by suffix")
+    rp.add_argument("--channel", type=int, default=0, help="WAV channel to analyse (from 0)")
+    rp.add_argument("--ssrc", help="RTP stream by SSRC (decimal or 0x hex)")
+    rp.add_argument("--port", type=int, help="RTP stream by the UDP port it is sent to")
+    rp.add_argument(
+        "--conceal", choices=["silence", "repeat"], default="silence", help="fill for lost packets"
+    )
+    rp.add_argument(
+        "--offset-ms", type=float, help="call start within each audio (ms); default: SIP 200 OK, else 0"
+    )
+    rp.set_defaults(func=_cmd_report)
