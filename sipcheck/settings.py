@@ -129,6 +129,9 @@ class SipSettings(BaseModel):
     trusted_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     next_hop: str | None = None
     tone_profile: str = "example-call-start"
+    strict_syntax: bool = True
+    """Refuse a request that breaks RFC 3261's syntax (the RFC 4475 invalid messages: 400, 416, 505 with
+    a Warning saying what is wrong) before answering or relaying it; false = as lenient as pjsip."""
     codecs: list[str] = Field(default_factory=lambda: ["PCMU/8000", "PCMA/8000"])
     agents: int = 1
     max_calls: int = Field(

@@ -170,6 +170,7 @@ async def run_agent_async(
             released=released,
             contact_host=backend_host,
             retry_after_s=sip.retry_after_s,
+            strict_syntax=sip.strict_syntax,
         )
         await asyncio.to_thread(runtime.start)
         transport = None
@@ -190,6 +191,7 @@ async def run_agent_async(
                         admission,
                         retry_after=sip.retry_after_s,
                         status=status,
+                        strict_syntax=sip.strict_syntax,
                     ),
                     local_addr=(sip.listen_host, sip.listen_port),
                 )

@@ -7,6 +7,8 @@ for each datagram:
 
 - drops anything that is not SIP, answers requests from untrusted addresses
   with ``403`` (nothing reaches pjsip, nothing is relayed);
+- refuses a request that breaks RFC 3261's syntax (`sipcheck.sip.strict`: 400/416/505 with a
+  ``Warning`` saying what is wrong), so nothing malformed is answered 200 or relayed;
 - answers out-of-dialog ``OPTIONS`` itself (``200``, with load figures) so a
   dispatcher can ping the agent without costing pjsip anything;
 - asks `Admission` about each new INVITE and answers ``503`` + ``Retry-After``
@@ -40,6 +42,7 @@ from sipcheck.sip.sipmsg import (
     parse_message,
     strip_header,
 )
+from sipcheck.sip.strict import request_problem
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class FrontStats:
     options: int = 0
     shed_full: int = 0
     shed_rate: int = 0
+    malformed: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,7 +98,9 @@ class SipFront(asyncio.DatagramProtocol):
         retry_after: int = 1,
         status: Callable[[], list[tuple[str, str]]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        strict_syntax: bool = True,
     ) -> None:
+        self.strict_syntax = strict_syntax
         self.backend = backend
         self.peers = peers
         self.admission = admission
@@ -146,6 +152,15 @@ class SipFront(asyncio.DatagramProtocol):
             if method != "ACK":
                 self._send(build_response(msg, 403, "Forbidden"), source)
             return
+        if self.strict_syntax:
+            problem = request_problem(data, msg, datagram=True)
+            if problem is not None:
+                self.stats.malformed += 1
+                if method != "ACK":  # an ACK is never answered (RFC 3261 17.2.1)
+                    self._send(
+                        build_response(msg, problem.code, problem.reason, (problem.warning(),)), source
+                    )
+                return
         out_of_dialog = msg.to_tag is None
         if method == "OPTIONS" and out_of_dialog:
             self.stats.options += 1

@@ -36,6 +36,7 @@ import pjsua2 as pj
 from sipcheck.sip.front import INGRESS_HEADER, PeerFilter
 from sipcheck.sip.runtime import PjRuntime
 from sipcheck.sip.sipmsg import CallerId, SipMessage, caller_identity, name_addr, parse_message, uri_user
+from sipcheck.sip.strict import request_problem
 from sipcheck.sip.tone import ToneFile
 from sipcheck.verdict import Verdict
 
@@ -354,7 +355,9 @@ class RelayAgent:
         released: Notify | None = None,
         contact_host: str = "127.0.0.1",
         retry_after_s: int = 1,
+        strict_syntax: bool = True,
     ) -> None:
+        self.strict_syntax = strict_syntax
         self.runtime = runtime
         self.next_hop = next_hop
         self.peers = peers
@@ -401,11 +404,17 @@ class RelayAgent:
             self._refuse(leg, 500, "Server Internal Error")
 
     def _admit(self, leg: Leg, prm: Any) -> None:
+        whole = str(prm.rdata.wholeMsg)
         try:
-            msg = parse_message(prm.rdata.wholeMsg)
+            msg = parse_message(whole)
         except ValueError:
             self._refuse(leg, 400, "Bad Request")
             return
+        if self.strict_syntax:  # what the UDP front refuses, refused over TCP too (pjsip frames TCP itself)
+            problem = request_problem(whole.encode("utf-8", "surrogateescape"), msg, datagram=False)
+            if problem is not None:
+                self._refuse(leg, problem.code, problem.reason, (problem.warning(),))
+                return
         src = str(prm.rdata.srcAddress)
         via_front = self.front is not None and src == self.front
         ingress_value = msg.get(INGRESS_HEADER.lower()) if via_front else None
@@ -431,16 +440,26 @@ class RelayAgent:
         future.add_done_callback(lambda f: self.runtime.submit(lambda: session.on_verdict(f)))
 
     def _refuse(self, leg: Leg, code: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
-        """Answer an INVITE that gets no session; the leg leaves the registry when pjsua2 is done."""
+        """Answer an INVITE that gets no session; the leg leaves the registry when pjsua2 is done.
+
+        The answer goes out on the next turn of the pjsua2 thread, not inside ``onIncomingCall``:
+        hanging up an incoming call from within that callback, over TCP, aborted the process on the
+        next one (pjsip_rx_data_free_cloned: Assertion `rdata' failed), so an untrusted peer, a
+        malformed INVITE or a full agent took the agent down (tests/sip/test_sip_rfc4475.py).
+        """
         leg.session = None
         prm = pj.CallOpParam()
         prm.statusCode = code
         prm.reason = reason
         prm.txOption.headers = _headers(headers)
-        try:
-            leg.hangup(prm)
-        except pj.Error as exc:
-            log.warning("could not refuse a call with %d: %s", code, exc.info())
+
+        def hang_up() -> None:
+            try:
+                leg.hangup(prm)
+            except pj.Error as exc:
+                log.warning("could not refuse a call with %d: %s", code, exc.info())
+
+        self.runtime.call_later(0.0, hang_up)
 
     def session_finished(self, session: RelaySession) -> None:
         self.sessions.pop(id(session), None)

@@ -8,6 +8,7 @@ caller, the To tag) and the front must build a correct stateless response (503,
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ COMPACT = {
     "k": "supported",
 }
 """RFC 3261 compact header names, expanded to the long lower-case name."""
+
+
+_VERSION_END = re.compile(r" SIP/\d+\.\d+$")
+"""A request line ends with a SIP version; another one than 2.0 gets its 505 from `sipcheck.sip.strict`."""
 
 
 class SipParseError(ValueError):
@@ -95,7 +100,7 @@ def parse_message(data: bytes | str) -> SipMessage:
     head = text.split("\r\n\r\n", 1)[0].split("\n\n", 1)[0]
     lines = head.replace("\r\n", "\n").split("\n")
     start = lines[0].strip()
-    if not start or not (start.startswith("SIP/2.0 ") or start.endswith(" SIP/2.0")):
+    if not start or not (start.startswith("SIP/2.0 ") or _VERSION_END.search(start)):
         raise SipParseError(f"not a SIP start line: {start[:60]!r}")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
