@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import secrets
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -323,39 +324,42 @@ def validate_recording_file(
 
 
 class _Validator:
-    """Validates recordings in a separate process.
+    """Validates the run's recordings once its calls are over, over every core.
 
-    The pjsua2 thread reads RTP itself (``threadCnt = 0``), under the GIL between polls; validating a
-    recording on this process's main thread while other calls are up starved it, so their RTP was
-    read late and in bursts, and the jitter buffer filled in and then discarded frames: 20-40 ms of a
-    note lost or stretched, which a recording-exact profile fails on.
+    Not while calls are up: a validation beside live media (in this process, where the pjsua2 thread
+    reads RTP itself under the GIL, or in another at low priority on a 2-core host) made RTP late now
+    and then, and the jitter buffers concealed and then discarded a frame: notes 20 ms short or long,
+    which a recording-exact (reference) profile fails on.
     """
 
     def __init__(self) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.jobs: list[tuple[PartyOutcome | ProbeOutcome, Path]] = []
 
-    def submit(self, party: PartyOutcome | ProbeOutcome, profile: tones.Profile) -> Future[None] | None:
+    def submit(self, party: PartyOutcome | ProbeOutcome) -> bool:
+        """Queue ``party``'s recording; False when it has none."""
         path = party.recording
         if path is None or not path.exists():
-            return None
+            return False
         _wait_wav_closed(path)
-        job = self.pool.submit(validate_recording_file, path, profile)
-        done: Future[None] = Future()
+        self.jobs.append((party, path))
+        return True
 
-        def fill(result: Future[tuple[tones.ValidationResult | None, str | None]]) -> None:
-            try:
-                party.validation, error = result.result()
-            except Exception as exc:  # the validator process died: say so on this call, go on
-                party.validation, error = None, f"cannot validate {path}: {exc}"
-            if error is not None:
-                party.error = error
-            done.set_result(None)
-
-        job.add_done_callback(fill)
-        return done
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def run(self, profile: tones.Profile) -> None:
+        """Validate everything queued, filling each party's validation (or error)."""
+        jobs, self.jobs = self.jobs, []
+        if not jobs:
+            return
+        workers = min(len(jobs), os.cpu_count() or 1)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(validate_recording_file, path, profile) for _, path in jobs]
+            for (party, path), future in zip(jobs, futures, strict=True):
+                try:
+                    party.validation, error = future.result()
+                except Exception as exc:  # a validator process died: say so on this call, go on
+                    party.validation, error = None, f"cannot validate {path}: {exc}"
+                if error is not None:
+                    party.error = error
 
 
 @dataclass(frozen=True)
@@ -372,33 +376,14 @@ class _Active:
     outcome: ProbeOutcome
     placed: _Placed | None
     ended_at: float | None = None
-    validating: list[Future[None]] | None = None  # set once the call is over and its recordings queued
+    finished: bool = False  # the call is over and its recording queued for validation
 
 
-CALLEE_GRACE_S = 3.0
-"""How long after the caller's leg ended the probe waits for the forwarded leg to end too."""
-
-
-def _finish(
-    item: _Active, prober: _Prober, validator: _Validator, profile: tones.Profile, now: float
-) -> bool:
-    """Queue the validation of a call whose caller leg has ended; False while its forwarded leg is still
-    up. True once it is queued, with `_Active.validating` listing the jobs to wait for."""
+def _finish(item: _Active, validator: _Validator) -> None:
+    """A call whose caller leg has ended: queue its recording, or say why there is none."""
     outcome = item.outcome
-    jobs: list[Future[None] | None] = []
-    if prober.answer_calls and outcome.answered:
-        found = prober.callee_of(outcome.index)
-        if found is not None and not found[1].is_set() and now - (item.ended_at or now) < CALLEE_GRACE_S:
-            return False
-        party = found[0] if found is not None else PartyOutcome(error="the called party never got the call")
-        outcome.callee = party
-        if found is not None:
-            if party.recording is None and party.error is None:
-                party.error = "answered as the called party but no audio was recorded"
-            jobs.append(validator.submit(party, profile))
-    if outcome.answered and outcome.recording is not None:
-        jobs.append(validator.submit(outcome, profile))
-    elif outcome.error is None:
+    queued = outcome.answered and validator.submit(outcome)
+    if not queued and outcome.error is None:
         if (
             not outcome.answered
             and outcome.status_code == 503
@@ -412,12 +397,15 @@ def _finish(
                 if not outcome.answered
                 else "answered but no audio was recorded"
             )
-    item.validating = [job for job in jobs if job is not None]
-    return True
+    item.finished = True
 
 
 def run_shard(
-    run: ProbeRun, indices: list[int], delay_s: float, on_outcome: Callable[[ProbeOutcome], None] | None
+    run: ProbeRun,
+    indices: list[int],
+    delay_s: float,
+    on_outcome: Callable[[ProbeOutcome], None] | None,
+    token: str | None = None,
 ) -> list[ProbeOutcome]:
     """Place the calls ``indices`` from this process (at most `PJ_MAX_CALLS` legs at once), starting
     ``delay_s`` from now; see `sipcheck.sip.probe_run.run_probe` for a whole run."""
@@ -431,13 +419,13 @@ def run_shard(
             udp_port=run.sip_port,  # 0: a free port
             codecs=run.codecs,
             rtp_port=run.rtp_port,  # 0: pjsip's default range
-            rtp_port_range=rtp_ports_needed(run.concurrency, run.answer_calls) if run.rtp_port else 0,
+            rtp_port_range=rtp_ports_needed(run.concurrency, False) if run.rtp_port else 0,
             log_level=0,
             own_gc=True,
         ),
         setup=lambda rt: prober_box[0].setup(rt),
     )
-    prober = _Prober(runtime, run.workdir, record_s, secrets.token_hex(4), run.answer_calls)
+    prober = _Prober(runtime, run.workdir, record_s, token or secrets.token_hex(4), answer_calls=False)
     prober_box.append(prober)
     validator = _Validator()
     runtime.start()
@@ -462,34 +450,33 @@ def run_shard(
                             continue
                     item.ended_at = now
                     pacer.on_end(now)
-                if item.validating is None and not _finish(item, prober, validator, run.profile, now):
-                    continue
-                if item.validating is not None and all(job.done() for job in item.validating):
-                    active.remove(item)
-                    done[item.outcome.index] = item.outcome
-                    if on_outcome is not None:
-                        on_outcome(item.outcome)
-            live = sum(1 for item in active if item.validating is None)  # validating calls hold no slot
-            start_at = pacer.next_start(now, live) if pending else None
+                _finish(item, validator)
+                active.remove(item)
+                done[item.outcome.index] = item.outcome
+            start_at = pacer.next_start(now, len(active)) if pending else None
             if start_at is not None and start_at <= now:
-                active.append(_Active(*_start_call(run, prober, runtime, pending.pop())))
+                active.append(_Active(*_start_call(run, prober, runtime, pending.pop(), token is not None)))
                 pacer.on_start(now)
                 continue
             time.sleep(0.005 if start_at is None else min(0.005, max(0.0, start_at - now)))
     finally:
         runtime.stop()
-        validator.close()
-    return [done[i] for i in sorted(done)]
+    validator.run(run.profile)
+    outcomes = [done[i] for i in sorted(done)]
+    if on_outcome is not None:
+        for outcome in outcomes:
+            on_outcome(outcome)
+    return outcomes
 
 
 def _start_call(
-    run: ProbeRun, prober: _Prober, runtime: PjRuntime, index: int
+    run: ProbeRun, prober: _Prober, runtime: PjRuntime, index: int, mark_from: bool
 ) -> tuple[ProbeOutcome, _Placed | None]:
     outcome = ProbeOutcome(index, run.target)
     wav = run.workdir / f"probe-{index:04d}.wav"
     wav.unlink(missing_ok=True)
     from_uri = run.caller
-    if run.answer_calls:
+    if mark_from:
         from_uri = with_display_name(
             run.caller or f"sip:probe@{run.bind_host}", probe_display_name(prober.run, index)
         )
@@ -497,3 +484,50 @@ def _start_call(
         lambda: _place_call(prober, outcome, wav, run.target, from_uri, run.headers, run.answer_timeout_s)
     )
     return outcome, placed
+
+
+def answer_shard(run: ProbeRun, token: str, queue: Any, stop: Any) -> None:
+    """The called party, in a process of its own: answer this run's forwarded calls on ``run.sip_port``,
+    record and validate what each hears, and put ``(index, PartyOutcome)`` on ``queue`` ("ready" first,
+    None last), until ``stop`` is set.
+
+    Apart from the caller side because one process holding both legs of every call heard them worse:
+    notes came out 20 ms short or long in about one call in six (a reference profile fails on that).
+    """
+    record_s = run.record_s if run.record_s is not None else record_seconds(run.profile)
+    run.workdir.mkdir(parents=True, exist_ok=True)
+    prober_box: list[_Prober] = []
+    runtime = PjRuntime(
+        RuntimeConfig(
+            bind_host=run.bind_host,
+            udp_port=run.sip_port,
+            codecs=run.codecs,
+            rtp_port=run.rtp_port,
+            rtp_port_range=rtp_ports_needed(run.concurrency, False) if run.rtp_port else 0,
+            log_level=0,
+            own_gc=True,
+        ),
+        setup=lambda rt: prober_box[0].setup(rt),
+    )
+    prober = _Prober(runtime, run.workdir, record_s, token, answer_calls=True)
+    prober_box.append(prober)
+    validator = _Validator()
+    try:
+        runtime.start()
+        queue.put("ready")
+        while not stop.is_set():
+            time.sleep(0.02)
+        time.sleep(0.2)  # the BYEs of the last calls
+    finally:
+        runtime.stop()
+        with prober.lock:
+            answered = list(prober.answered.items())
+        for _, (party, _done) in answered:
+            if not validator.submit(party) and party.error is None:
+                party.error = "answered as the called party but no audio was recorded"
+        try:
+            validator.run(run.profile)
+            for index, (party, _done) in answered:
+                queue.put((index, party))
+        finally:
+            queue.put(None)

@@ -52,9 +52,9 @@ class Pacer:
     """When the next probe call may start.
 
     At most ``concurrency`` calls at once; with ``rate_cps`` the n-th call starts no earlier than
-    n / rate after the first (a steady offered load, as SIPp's -r); without a rate, one call at a
-    time waits ``interval_s`` after the previous call *ended* (a tester's spaced calls), and several
-    at once start as soon as a slot frees.
+    n / rate after the first (a steady offered load, as SIPp's -r); without a rate, a freed slot is
+    used again ``interval_s`` after the call in it *ended* (a tester's spaced calls, and time for the
+    target to release its own slot: reusing it at once met the agent's 503 now and then).
     """
 
     concurrency: int = 1
@@ -80,7 +80,7 @@ class Pacer:
             return now
         if self.rate_cps is not None:
             return max(now, self.first_start + self.started / self.rate_cps)
-        if self.concurrency == 1 and self.last_end is not None:
+        if self.last_end is not None:
             return max(now, self.last_end + self.interval_s)
         return now
 

@@ -8,14 +8,16 @@ its share of the calls and the rate, on its own ports, streaming outcomes back o
 from __future__ import annotations
 
 import multiprocessing
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from sipcheck import tones
-from sipcheck.sip.probe_call import run_shard
-from sipcheck.sip.probe_plan import Pacer, ProbeOutcome, rtp_ports_needed
+from sipcheck.sip.probe_call import answer_shard, run_shard
+from sipcheck.sip.probe_plan import Pacer, PartyOutcome, ProbeOutcome, rtp_ports_needed
 from sipcheck.sip.runtime import PJ_MAX_CALLS
 
 
@@ -41,30 +43,69 @@ class ProbeRun:
     rtp_port: int = 0
 
 
-def calls_per_process(answer_calls: bool) -> int:
-    """Calls one probe process can hold at once: the wheel's call slots, two per call when answering."""
-    return PJ_MAX_CALLS // (2 if answer_calls else 1)
-
-
 def run_probe(run: ProbeRun, on_outcome: Callable[[ProbeOutcome], None] | None = None) -> list[ProbeOutcome]:
     """Place ``run.count`` calls (``concurrency`` at once, at most ``rate_cps`` a second), validate each
     against the profile; outcomes in call order.
 
     The ``pjsua2-python`` wheel holds `PJ_MAX_CALLS` calls per process, so more at once are spread
     over shard processes (call i to shard i mod K, each with its share of the rate, on its own ports).
-    Answering the forwarded calls needs them all on one port, so ``answer_calls`` stops at one process.
+    Answering the forwarded calls runs the called party in a process of its own (`answer_shard`), on
+    the one port the target forwards to, so ``answer_calls`` stops at `PJ_MAX_CALLS` calls at once.
     """
     Pacer(run.concurrency, run.rate_cps, run.interval_s)  # validates the pacing settings
-    per_process = calls_per_process(run.answer_calls)
-    if run.concurrency <= per_process:
-        return run_shard(run, list(range(run.count)), 0.0, on_outcome)
     if run.answer_calls:
-        raise ValueError(
-            f"answering the forwarded calls allows at most {per_process} calls at once: they all come back "
-            "to one SIP port, and one probe process holds "
-            f"{PJ_MAX_CALLS} call legs"
-        )
+        if run.concurrency > PJ_MAX_CALLS:
+            raise ValueError(
+                f"answering the forwarded calls allows at most {PJ_MAX_CALLS} calls at once: they all come "
+                f"back to one SIP port, and one probe process holds {PJ_MAX_CALLS} call legs"
+            )
+        return _run_answering(run, on_outcome)
+    if run.concurrency <= PJ_MAX_CALLS:
+        return run_shard(run, list(range(run.count)), 0.0, on_outcome)
     return _run_sharded(run, on_outcome)
+
+
+CALLEE_RESULTS_S = 120.0
+"""How long the probe waits for the next of the called party's results (it validates them first)."""
+
+
+def _run_answering(run: ProbeRun, on_outcome: Callable[[ProbeOutcome], None] | None) -> list[ProbeOutcome]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    stop = context.Event()
+    token = secrets.token_hex(4)
+    process = context.Process(target=answer_shard, args=(run, token, queue, stop))
+    process.start()
+    parties: dict[int, PartyOutcome] = {}
+    outcomes: list[ProbeOutcome] = []
+    try:
+        ready = queue.get(timeout=30)
+        if ready != "ready":
+            raise RuntimeError(f"the probe's answering process did not start: {ready}")
+        callee_ports = rtp_ports_needed(run.concurrency, False)
+        caller_run = replace(run, sip_port=0, rtp_port=run.rtp_port + callee_ports if run.rtp_port else 0)
+        outcomes = run_shard(caller_run, list(range(run.count)), 0.0, None, token=token)
+    finally:
+        stop.set()  # every caller leg has ended: the called party validates what it recorded
+        while True:
+            try:
+                item = queue.get(timeout=CALLEE_RESULTS_S)
+            except Empty:
+                break
+            if item is None:
+                break
+            if isinstance(item, tuple):
+                parties[item[0]] = item[1]
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+    for outcome in outcomes:
+        if outcome.answered:
+            missing = PartyOutcome(error="the called party never got the call")
+            outcome.callee = parties.get(outcome.index) or missing
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
 
 
 def _shard_runs(run: ProbeRun) -> list[tuple[ProbeRun, list[int], float]]:

@@ -123,3 +123,13 @@ def test_record_length_of_a_reference_profile_is_its_recording_plus_the_start_to
 def test_rtp_ports_grow_with_the_calls_held_at_once() -> None:
     assert rtp_ports_needed(1, False) == 24
     assert rtp_ports_needed(2, True) == rtp_ports_needed(4, False) == 36
+
+
+def test_without_a_rate_a_freed_slot_waits_the_interval_whatever_the_concurrency() -> None:
+    pacer = Pacer(concurrency=2, interval_s=0.3)
+    pacer.on_start(0.0)
+    assert pacer.next_start(0.0, active=1) == 0.0  # the second slot was never used
+    pacer.on_start(0.0)
+    assert pacer.next_start(1.0, active=2) is None
+    pacer.on_end(2.0)
+    assert pacer.next_start(2.1, active=1) == pytest.approx(2.3)
