@@ -156,17 +156,28 @@ class Screened:
         """Plain string columns, one value per row."""
         return [pc.take(values, index) for values, index in self._indexed()]
 
-    def csv_text(self) -> pa.Array:
-        """Each row's output columns as one CSV fragment with its line end ("allow,,+81…\\n"),
-        quoted as Python's csv module quotes: built once per distinct pair, then one ``take``."""
-        if not len(self.row_pair):
-            return pa.array([], type=pa.string())
+    def _fragments(self) -> pa.Array:
+        """Each pair's output columns as one CSV fragment ("allow,,+81…"), quoted as Python's csv
+        module quotes: the per-verdict columns quoted once per verdict."""
         signature = pa.array(self.pair_signature)
         per_pair = [
             pc.take(quote_csv(values), signature) if per_verdict else values
             for values, per_verdict in self._values()
         ]
-        fragments = pc.binary_join_element_wise(pc.binary_join_element_wise(*per_pair, ","), "\n", "")
+        return pc.binary_join_element_wise(*per_pair, ",")
+
+    def csv_tails(self) -> pa.Array:
+        """Each row's output columns as one CSV fragment, without a line end: built once per
+        distinct pair, then one ``take``."""
+        if not len(self.row_pair):
+            return pa.array([], type=pa.string())
+        return pc.take(self._fragments(), pa.array(self.row_pair))
+
+    def csv_text(self) -> pa.Array:
+        """Each row's output columns as one CSV fragment with its line end ("allow,,+81…\\n")."""
+        if not len(self.row_pair):
+            return pa.array([], type=pa.string())
+        fragments = pc.binary_join_element_wise(self._fragments(), "\n", "")
         return pc.take(fragments, pa.array(self.row_pair))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import random
 from datetime import date, datetime
@@ -17,6 +18,7 @@ import pytest
 from batchmix import COVERED_REASONS, PEERS, realistic_mix
 
 from sipcheck.batch import BatchError, BatchTables, screen_csv
+from sipcheck.batch import columnar as _columns_module
 from sipcheck.batch.arrowscreen import screen_batch
 from sipcheck.batch.columnar import FileKind, screen_file
 from sipcheck.batch.csvio import OUTPUT_COLUMNS, signature_columns
@@ -264,3 +266,121 @@ def test_summary_is_json_ready(calls: Path, tables: BatchTables, policy: Compile
     assert data["engine"] == "arrow" and data["rows"] == summary.rows and data["distinct"] == summary.distinct
     assert sum(data["by_action"].values()) == summary.rows
     assert json.loads(json.dumps(data)) == data
+
+
+def _plain_rows(parts: dict[Component, Part], count: int, seed: int) -> list[list[str]]:
+    """CDR rows whose fields need no quotes (the common export): the path that keeps the lines."""
+    rng = random.Random(seed)
+    numbers = [n for n in realistic_mix(parts, count, seed=seed) if not any(c in n for c in ',"\r\n\x00')]
+    return [[f"c{i}", number, rng.choice(PEERS) or "", f"n{i}"] for i, number in enumerate(numbers)]
+
+
+def _lf_bytes(path: Path) -> bytes:
+    """The rows of a CSV file as the Arrow engine writes them: Python's csv quoting, LF line ends."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(read_rows(path))
+    return out.getvalue().encode("utf-8")
+
+
+def _write_lines(path: Path, rows: list[list[str]], end: str = "\n") -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator=end).writerows([["call_id", "caller", "ingress", "note"], *rows])
+
+
+@pytest.mark.parametrize("codec", [None, "gzip"])
+def test_lines_kept_as_read_then_quoted_lines_give_the_python_paths_bytes(
+    codec: str | None,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    """Chunks of plain lines are written back as read, each with its screened columns; from the
+    first chunk with a quoted field on, Arrow's reader takes over: the bytes are the Python
+    engine's rows as the field-by-field writer writes them either way (minimal quotes, LF), and
+    every row has `Screener.check`'s verdict."""
+    rows = _plain_rows(parts, 12_000, seed=41)
+    for i in range(9_000, len(rows), 50):
+        rows[i][3] = f'say "hi", {i}\nsecond line'  # quotes only late in the file
+    plain = tmp_path / "calls.csv"
+    _write_lines(plain, rows)
+    data = plain.read_bytes().rstrip(b"\n")  # and no line end after the last record
+    plain.write_bytes(data)
+    src = plain if codec is None else tmp_path / "calls.csv.gz"
+    if codec is not None:
+        src.write_bytes(gzip.compress(data))
+    # 64 KiB chunks: several keep their lines before the quotes start.
+    types = _columns_module._all_text(plain, None, "utf-8")
+    chunks = _columns_module._csv_chunks(src, codec, "utf-8", 300, types, ["caller", "ingress"])
+    kept = [c.lines is not None for c in chunks]
+    assert kept.count(True) >= 3 and kept[-1] is False, kept
+    out = tmp_path / "arrow.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    python = tmp_path / "python.csv"
+    screen_csv(plain, python, None, policy, today, tables=tables, progress=False)
+    assert summary.engine == "arrow" and summary.rows == len(rows)
+    assert out.read_bytes() == _lf_bytes(python)
+    got = read_rows(out)
+    assert got[0] == ["call_id", "caller", "ingress", "note", *OUTPUT_COLUMNS]
+    for i, (row, line) in enumerate(zip(rows, got[1:], strict=True)):
+        assert line[:4] == row, f"row {i}"
+        expected = expected_columns(screener, row[1], row[2], now)
+        assert dict(zip(OUTPUT_COLUMNS, line[4:], strict=True)) == expected, f"row {i}: {row[1]!r}"
+
+
+@pytest.mark.parametrize("shape", ["crlf", "crlf mid-file", "blank lines", "one chunk"])
+def test_lines_the_writer_would_change_are_not_kept(
+    shape: str,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    tmp_path: Path,
+) -> None:
+    """CRLF line ends and blank lines are not written back as read: the output is the Python
+    engine's rows with LF ends and no blank lines, whether the odd line comes first or mid-file."""
+    rows = _plain_rows(parts, 3_000, seed=43)
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows, "\r\n" if shape == "crlf" else "\n")
+    text = src.read_bytes().split(b"\n")
+    if shape == "blank lines":
+        text[2_500:2_500] = [b"", b""]
+    elif shape == "crlf mid-file":
+        text[2_500:] = [line + b"\r" for line in text[2_500:-1]] + [b""]
+    src.write_bytes(b"\n".join(text))
+    out, python = tmp_path / "arrow.csv", tmp_path / "python.csv"
+    batch_rows = 300 if shape != "one chunk" else 1 << 20
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=batch_rows, progress=False)
+    screen_csv(src, python, None, policy, today, tables=tables, progress=False)
+    assert summary.engine == "arrow" and summary.rows == len(rows)
+    assert out.read_bytes() == _lf_bytes(python)
+    assert b"\r" not in out.read_bytes() and b"\n\n" not in out.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["bad bytes", "short row"])
+def test_damage_in_a_kept_line_still_goes_to_the_line_exact_reader(
+    damage: str,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    tmp_path: Path,
+) -> None:
+    """The kept lines are checked as Arrow's reader checks every field: bytes invalid in UTF-8 in a
+    column that is not screened, or a row with too few fields, hand the file to the Python reader,
+    which names the line."""
+    rows = _plain_rows(parts, 3_000, seed=44)
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows)
+    lines = src.read_bytes().split(b"\n")
+    lines[2_000] = lines[2_000] + b"\xff\xfe" if damage == "bad bytes" else b"0312345678,x"
+    src.write_bytes(b"\n".join(lines))
+    out = tmp_path / "out.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    assert summary.engine.startswith("python (the Arrow reader stopped: ")
+    reason = "bytes not valid in utf-8" if damage == "bad bytes" else "expected 4 fields, got 2"
+    assert [(b.line, b.reason) for b in summary.bad] == [(2_001, reason)]
+    assert summary.rows == len(rows) - 1
