@@ -37,7 +37,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sipcheck.batch.arrowscreen import Screened, check_columns, quote_csv, screen_pairs
+from sipcheck.batch.arrowscreen import PairMemo, Screened, check_columns, quote_csv, screen_pairs
 from sipcheck.batch.csvio import OUTPUT_COLUMNS, BatchError, BatchSummary, screen_csv
 from sipcheck.batch.tables import BatchTables, load_tables
 from sipcheck.ingress import IngressMap
@@ -438,6 +438,7 @@ def screen_file(
                 chunks = _csv_chunks(src, kind.codec, encoding, batch_rows, types, read)
             else:
                 chunks = (_Chunk(batch) for batch in _csv_batches(src, kind.codec, encoding, batch_rows))
+        memo = PairMemo()  # this screen's own: one data set, policy, day and ingress map
         for chunk in chunks:
             batch = chunk.batch
             screened = screen_pairs(
@@ -447,6 +448,7 @@ def screen_file(
                 policy,
                 today,
                 ingress_map,
+                memo,
             )
             if chunk.lines is not None:
                 writer.write_lines(schema.names, chunk.lines, screened)

@@ -4,6 +4,7 @@ line-exact Python CSV path, in every format it reads and writes."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -17,14 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 from batchmix import COVERED_REASONS, PEERS, realistic_mix
 
-from sipcheck.batch import BatchError, BatchTables, screen_csv
+from sipcheck.batch import BatchError, BatchTables, load_tables, screen_csv
 from sipcheck.batch import columnar as _columns_module
-from sipcheck.batch.arrowscreen import screen_batch
+from sipcheck.batch.arrowscreen import MEMO_PAIRS, PairMemo, Screened, screen_batch, screen_pairs
 from sipcheck.batch.columnar import FileKind, screen_file
 from sipcheck.batch.csvio import OUTPUT_COLUMNS, signature_columns
-from sipcheck.model import Component, Part
-from sipcheck.policy import CompiledPolicy
+from sipcheck.model import Component, Part, Suspension
+from sipcheck.policy import CompiledPolicy, PolicyConfig
 from sipcheck.screener import Screener
+from sipcheck.store import MemoryStore
 from sipcheck.verdict import Action
 
 
@@ -384,3 +386,127 @@ def test_damage_in_a_kept_line_still_goes_to_the_line_exact_reader(
     reason = "bytes not valid in utf-8" if damage == "bad bytes" else "expected 4 fields, got 2"
     assert [(b.line, b.reason) for b in summary.bad] == [(2_001, reason)]
     assert summary.rows == len(rows) - 1
+
+
+def _expect_rows(
+    screened: Screened, callers: list[str], peers: list[str] | None, screener: Screener, now: datetime
+) -> None:
+    columns = [c.to_pylist() for c in screened.columns()]
+    for i, caller in enumerate(callers):
+        peer = None if peers is None else peers[i]
+        got = {name: values[i] for name, values in zip(OUTPUT_COLUMNS, columns, strict=True)}
+        assert got == expected_columns(screener, caller, peer, now), f"row {i}: {caller!r} from {peer!r}"
+
+
+@pytest.mark.parametrize("limit", [MEMO_PAIRS, 150])
+def test_pairs_remembered_across_chunks_get_the_screener_verdict(
+    limit: int,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+) -> None:
+    """Chunks that repeat earlier chunks' pairs take their answers from the memo (and a memo that
+    fills up starts again from the latest chunk): every row still has `Screener.check`'s verdict."""
+    pool = realistic_mix(parts, 600, seed=52)
+    rng = random.Random(53)
+    memo = PairMemo(limit=limit)
+    seen = 0
+    for chunk in range(5):
+        callers = rng.choices(pool, k=400)
+        peers = [rng.choice(PEERS) or "" for _ in callers]
+        screened = screen_pairs(pa.array(callers), pa.array(peers), tables, policy, today, memo=memo)
+        _expect_rows(screened, callers, peers, screener, now)
+        assert sum(screened.counts.by_action.values()) == len(callers)
+        assert len(memo) <= limit
+        if chunk:
+            assert memo.hits > seen  # later chunks found pairs already screened
+        seen = memo.hits
+    # The CSV text the file path writes is built from the same remembered columns.
+    tails = [next(csv.reader([t])) for t in screened.csv_tails().to_pylist()]
+    assert tails == [list(r) for r in zip(*(c.to_pylist() for c in screened.columns()), strict=True)]
+
+
+def test_a_memo_never_answers_for_other_data_policy_or_day(
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+) -> None:
+    """A memo is emptied when called with another tables object (here: the same data plus
+    suspensions of numbers it already answered for), policy or day."""
+    callers = realistic_mix(parts, 800, seed=54)
+    japanese = [
+        c
+        for c in callers
+        if (n := screener.check(c, now=now).number) is not None and n.e164.startswith("+81")
+    ]
+    assert len(japanese) > 50
+    suspensions = parts[Component.SUSPENSIONS]
+    more = tuple(Suspension(screener.check(c, now=now).number.e164) for c in japanese[:50])  # type: ignore[union-attr]
+    other_parts = {
+        **parts,
+        Component.SUSPENSIONS: dataclasses.replace(suspensions, records=suspensions.records + more),
+    }
+    other_store = MemoryStore(other_parts)
+    other_tables, other_screener = load_tables(other_store), Screener(other_store, policy)
+    memo = PairMemo()
+    first = screen_pairs(pa.array(callers), None, tables, policy, today, memo=memo)
+    _expect_rows(first, callers, None, screener, now)
+    again = screen_pairs(pa.array(callers), None, tables, policy, today, memo=memo)
+    assert memo.hits == first.counts.distinct  # the same scope: every pair remembered
+    hits = memo.hits
+    second = screen_pairs(pa.array(callers), None, other_tables, policy, today, memo=memo)
+    assert memo.hits == hits  # other tables: nothing taken from the memo
+    _expect_rows(second, callers, None, other_screener, now)
+    assert first.counts.by_action != second.counts.by_action  # the suspensions changed verdicts
+    assert again.counts.by_action == first.counts.by_action
+    later = date.fromordinal(today.toordinal() + 400)
+    screen_pairs(pa.array(callers), None, other_tables, policy, later, memo=memo)
+    screen_pairs(pa.array(callers), None, other_tables, PolicyConfig().compile(), later, memo=memo)
+    assert memo.hits == hits
+
+
+def test_a_file_whose_callers_come_back_in_later_chunks(
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    """End to end: the second half of the file repeats the first half's callers from other peers
+    and in another order, chunks of ~1,500 rows; every row is `Screener.check`'s."""
+    first = _plain_rows(parts, 4_000, seed=55)
+    rng = random.Random(56)
+    again = [
+        [f"r{i}", row[1], rng.choice(PEERS) or "", "x"] for i, row in enumerate(rng.sample(first, len(first)))
+    ]
+    rows = first + again + first[:500]
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows)
+    out = tmp_path / "out.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    assert summary.rows == len(rows) and summary.engine == "arrow"
+    got = read_rows(out)[1:]
+    for i, (row, line) in enumerate(zip(rows, got, strict=True)):
+        assert line[:4] == row
+        assert dict(zip(OUTPUT_COLUMNS, line[4:], strict=True)) == expected_columns(
+            screener, row[1], row[2], now
+        ), i
+
+
+def test_remembered_pairs_are_told_apart_by_caller_and_peer_both(
+    tables: BatchTables, screener: Screener, policy: CompiledPolicy, today: date, now: datetime
+) -> None:
+    """A caller and a peer that run together into another pair's text are another pair."""
+    memo = PairMemo()
+    for callers, peers in ((["0312345678"], [""]), (["031234567", "03123456"], ["8", "78"])):
+        screened = screen_pairs(pa.array(callers), pa.array(peers), tables, policy, today, memo=memo)
+        _expect_rows(screened, callers, peers, screener, now)
+    assert memo.hits == 0
