@@ -3,6 +3,12 @@
 `screen_file` streams a file through `arrowscreen.screen_pairs` one chunk at a time, so memory
 stays bounded by the chunk on files larger than RAM. The CSV reader is Arrow's (C++; every
 column read as text, so "0312345678" keeps its 0 and "007" stays "007"), and so is the writer.
+A CSV written as CSV is not taken apart where it need not be: in a chunk of UTF-8 lines with no
+quote, no carriage return and no blank line, every line is already exactly what the writer would
+write for its fields, so only the caller (and ingress) columns are parsed and each line's own bytes
+are written back with its screened columns (`_csv_chunks`); from the first chunk that is not such
+on, the rest of the file is parsed and written field by field. A caller screened in one chunk is
+remembered (`arrowscreen.PairMemo`) and not screened again in the next.
 
 A bad row never costs the others and is named by its line. Arrow's reader counts records, not
 the physical lines a report must name (a quoted field may hold line breaks), and cannot say where
