@@ -26,7 +26,9 @@ thread for the one-core lines.
 
     .venv/bin/python bench/bench_batch_files.py [--rows 1000000] [--distinct 100000] [--runs 3] [--only csv]
 
-The machine has 2 cores shared with other work and its speed drifts: compare ratios from one run.
+The machine has 2 cores shared with other work and its speed drifts: each baseline and its screens
+are run in turn (copy, screen, copy, screen…) and each figure is a median; compare ratios from one
+run.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ def timed(runs: int, job: Callable[[], object]) -> float:
     return statistics.median(seconds)
 
 
+def timed_together(runs: int, *jobs: Callable[[], object]) -> list[float]:
+    """Median wall seconds of each job, the jobs run in turn ``runs`` times: as the machine's speed
+    drifts, each job meets the same drift, so their ratios hold where absolute figures do not."""
+    seconds: list[list[float]] = [[] for _ in jobs]
+    for _ in range(runs):
+        for job, took in zip(jobs, seconds, strict=True):
+            started = time.perf_counter()
+            job()
+            took.append(time.perf_counter() - started)
+    return [statistics.median(took) for took in seconds]
+
+
 def line(name: str, rows: int, seconds: float, baseline: float | None = None) -> str:
     """One figure; with its baseline, the rate as a fraction of the baseline's (same run)."""
     ratio = f"   {baseline / seconds:4.2f} of the copy's rate" if baseline else ""
@@ -142,9 +156,12 @@ def main() -> int:
             screen_file(src, dst, None, policy, DAY, tables=tables, progress=False, batch_rows=batch_rows)
 
         if args.only in (None, "csv"):
-            csv_copy = timed(args.runs, lambda: copy(csv_in, out))
-            csv_screen = timed(args.runs, lambda: screen(csv_in, out))
-            chunked = timed(args.runs, lambda: screen(csv_in, out, args.chunk_rows))
+            csv_copy, csv_screen, chunked = timed_together(
+                args.runs,
+                lambda: copy(csv_in, out),
+                lambda: screen(csv_in, out),
+                lambda: screen(csv_in, out, args.chunk_rows),
+            )
             print(line("csv copy (baseline)", args.rows, csv_copy))
             print(line("csv screen, arrow engine", args.rows, csv_screen, csv_copy))
             print(line(f"csv screen, chunks of {args.chunk_rows:,} rows", args.rows, chunked, csv_copy))
@@ -158,8 +175,9 @@ def main() -> int:
         copy(csv_in, pq_in)
         pq_out = work / "out.parquet"
         if args.only in (None, "parquet"):
-            pq_copy = timed(args.runs, lambda: copy(pq_in, pq_out))
-            pq_screen = timed(args.runs, lambda: screen(pq_in, pq_out))
+            pq_copy, pq_screen = timed_together(
+                args.runs, lambda: copy(pq_in, pq_out), lambda: screen(pq_in, pq_out)
+            )
             print(line("parquet copy (baseline)", args.rows, pq_copy))
             print(line("parquet screen", args.rows, pq_screen, pq_copy))
         if args.only in (None, "dask"):
