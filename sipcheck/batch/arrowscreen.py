@@ -342,15 +342,17 @@ def _remembered(
     else:
         new_columns = (pa.array([], pa.string()),) * 3
         new_verdict = np.zeros(0, dtype=np.int64)
-    # Each pair's place in (memo's pairs, then this chunk's new ones).
-    where = at.copy()
-    where[new] = len(memo) + np.arange(len(new), dtype=np.int64)
-    index = pa.array(where)
-    columns = tuple(
-        pc.take(pa.concat_arrays([old, fresh]), index)
-        for old, fresh in zip(memo.columns, new_columns, strict=True)
-    )
-    pair_verdict = np.concatenate([memo.pair_verdict, new_verdict])[where]
+    if len(new) == distinct:  # nothing remembered (the first chunk): the pairs are in order
+        columns, pair_verdict = new_columns, new_verdict
+    else:  # each pair's place in (memo's pairs, then this chunk's new ones)
+        where = at.copy()
+        where[new] = len(memo) + np.arange(len(new), dtype=np.int64)
+        index = pa.array(where)
+        columns = tuple(
+            pc.take(pa.concat_arrays([old, fresh]), index)
+            for old, fresh in zip(memo.columns, new_columns, strict=True)
+        )
+        pair_verdict = np.concatenate([memo.pair_verdict, new_verdict])[where]
     if len(new):
         if len(memo) + len(new) <= memo.limit:
             memo.keys = pa.concat_arrays([memo.keys, keys.take(pa.array(new))])
