@@ -198,6 +198,7 @@ def _csv_chunks(
             )
             return
         carry = carry[end:]
+        kept = False
         while True:
             data = stream.read(block)
             part = carry + data if carry else data
@@ -213,6 +214,9 @@ def _csv_chunks(
                     carry = part  # no line end yet: one line longer than a block
                     continue
             chunk = _raw_chunk(part, cut, types, read)
+            if chunk is None and not kept:  # the first chunk: Arrow reads the file from its start
+                yield from (_Chunk(b) for b in _csv_batches(path, codec, encoding, batch_rows))
+                return
             if chunk is None:
                 rest = _Resumed(part, stream)
                 yield from (
@@ -220,6 +224,7 @@ def _csv_chunks(
                 )
                 return
             yield chunk
+            kept = True
             if not data:
                 return
             carry = part[cut:]
