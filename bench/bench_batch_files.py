@@ -4,7 +4,14 @@ Each figure has its baseline from the same run: the same reader reading and the 
 writing the same file without screening (``copy``), so the ratio is what screening costs on top
 of I/O. Lines:
 
-  csv copy / csv screen            Arrow CSV reader and writer, one thread (`screen_file`)
+  csv copy / csv screen            Arrow CSV reader and writer, one thread (`screen_file`). The copy
+                                   parses every field and writes every field back; the screen
+                                   parses only the caller column of chunks whose lines need no
+                                   quotes (no quote, CR or blank line in the chunk) and writes each
+                                   line's own bytes back, then its screened columns: the same
+                                   output bytes, less work than the copy's for the input columns
+  csv screen, chunks of N rows     the same with smaller chunks: a caller screened in one chunk is
+                                   looked up, not screened again, in the next (`PairMemo`)
   csv screen (python engine)       the line-exact reader (`screen_csv`), the engine before Arrow
   parquet copy / parquet screen    Parquet in and out
   dask copy / dask screen, N wk    the file split into --files Parquet files on a LocalCluster of
@@ -14,11 +21,14 @@ of I/O. Lines:
 Callers are drawn from a pool of --distinct numbers (`mixed_numbers`: plain, E.164, decorated,
 undesignated, invalid, suspended, foreign), as a trunk's records repeat callers; the batch
 screens each distinct caller once per chunk, so ``--distinct`` equal to ``--rows`` is the worst
-case. Arrow's thread pools are set to one thread for the one-core lines.
+case; later chunks find the callers earlier chunks screened. Arrow's thread pools are set to one
+thread for the one-core lines.
 
-    .venv/bin/python bench/bench_batch_files.py [--rows 1000000] [--distinct 100000] [--runs 3]
+    .venv/bin/python bench/bench_batch_files.py [--rows 1000000] [--distinct 100000] [--runs 3] [--only csv]
 
-The machine has 2 cores shared with other work and its speed drifts: compare ratios from one run.
+The machine has 2 cores shared with other work and its speed drifts: each baseline and its screens
+are run in turn (copy, screen, copy, screen…) and each figure is a median; compare ratios from one
+run.
 """
 
 from __future__ import annotations
@@ -39,7 +49,15 @@ import pyarrow.parquet as pq
 
 from sipcheck.batch import load_tables, screen_csv
 from sipcheck.batch.cluster import jobs_for, screen_files
-from sipcheck.batch.columnar import FileKind, _csv_batches, _parquet, _parquet_batches, _Writer, screen_file
+from sipcheck.batch.columnar import (
+    DEFAULT_BATCH_ROWS,
+    FileKind,
+    _csv_batches,
+    _parquet,
+    _parquet_batches,
+    _Writer,
+    screen_file,
+)
 from sipcheck.batch.synthetic import mixed_numbers, sample_or_synthetic_parts
 from sipcheck.policy import PolicyConfig
 from sipcheck.store import MemoryStore
@@ -87,6 +105,18 @@ def timed(runs: int, job: Callable[[], object]) -> float:
     return statistics.median(seconds)
 
 
+def timed_together(runs: int, *jobs: Callable[[], object]) -> list[float]:
+    """Median wall seconds of each job, the jobs run in turn ``runs`` times: as the machine's speed
+    drifts, each job meets the same drift, so their ratios hold where absolute figures do not."""
+    seconds: list[list[float]] = [[] for _ in jobs]
+    for _ in range(runs):
+        for job, took in zip(jobs, seconds, strict=True):
+            started = time.perf_counter()
+            job()
+            took.append(time.perf_counter() - started)
+    return [statistics.median(took) for took in seconds]
+
+
 def line(name: str, rows: int, seconds: float, baseline: float | None = None) -> str:
     """One figure; with its baseline, the rate as a fraction of the baseline's (same run)."""
     ratio = f"   {baseline / seconds:4.2f} of the copy's rate" if baseline else ""
@@ -103,6 +133,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=8, help="Parquet files for the Dask lines")
     parser.add_argument("--workers", default="1,2", help="Dask worker processes to measure")
     parser.add_argument("--no-python", action="store_true", help="skip the Python engine (slow)")
+    parser.add_argument("--chunk-rows", type=int, default=250_000, help="rows per chunk for the chunked line")
+    parser.add_argument("--only", choices=["csv", "parquet", "dask"], help="measure one format only")
     args = parser.parse_args()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
@@ -120,14 +152,20 @@ def main() -> int:
         )
         out = work / "out.csv"
 
-        def screen(src: Path, dst: Path) -> None:
-            screen_file(src, dst, None, policy, DAY, tables=tables, progress=False)
+        def screen(src: Path, dst: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+            screen_file(src, dst, None, policy, DAY, tables=tables, progress=False, batch_rows=batch_rows)
 
-        csv_copy = timed(args.runs, lambda: copy(csv_in, out))
-        csv_screen = timed(args.runs, lambda: screen(csv_in, out))
-        print(line("csv copy (baseline)", args.rows, csv_copy))
-        print(line("csv screen, arrow engine", args.rows, csv_screen, csv_copy))
-        if not args.no_python:
+        if args.only in (None, "csv"):
+            csv_copy, csv_screen, chunked = timed_together(
+                args.runs,
+                lambda: copy(csv_in, out),
+                lambda: screen(csv_in, out),
+                lambda: screen(csv_in, out, args.chunk_rows),
+            )
+            print(line("csv copy (baseline)", args.rows, csv_copy))
+            print(line("csv screen, arrow engine", args.rows, csv_screen, csv_copy))
+            print(line(f"csv screen, chunks of {args.chunk_rows:,} rows", args.rows, chunked, csv_copy))
+        if args.only in (None, "csv") and not args.no_python:
             python = timed(
                 1, lambda: screen_csv(csv_in, out, None, policy, DAY, tables=tables, progress=False)
             )
@@ -136,11 +174,14 @@ def main() -> int:
         pq_in = work / "calls.parquet"
         copy(csv_in, pq_in)
         pq_out = work / "out.parquet"
-        pq_copy = timed(args.runs, lambda: copy(pq_in, pq_out))
-        pq_screen = timed(args.runs, lambda: screen(pq_in, pq_out))
-        print(line("parquet copy (baseline)", args.rows, pq_copy))
-        print(line("parquet screen", args.rows, pq_screen, pq_copy))
-        _dask(args, work, pq_in, tables, policy)
+        if args.only in (None, "parquet"):
+            pq_copy, pq_screen = timed_together(
+                args.runs, lambda: copy(pq_in, pq_out), lambda: screen(pq_in, pq_out)
+            )
+            print(line("parquet copy (baseline)", args.rows, pq_copy))
+            print(line("parquet screen", args.rows, pq_screen, pq_copy))
+        if args.only in (None, "dask"):
+            _dask(args, work, pq_in, tables, policy)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -156,17 +156,28 @@ class Screened:
         """Plain string columns, one value per row."""
         return [pc.take(values, index) for values, index in self._indexed()]
 
-    def csv_text(self) -> pa.Array:
-        """Each row's output columns as one CSV fragment with its line end ("allow,,+81…\\n"),
-        quoted as Python's csv module quotes: built once per distinct pair, then one ``take``."""
-        if not len(self.row_pair):
-            return pa.array([], type=pa.string())
+    def _fragments(self) -> pa.Array:
+        """Each pair's output columns as one CSV fragment ("allow,,+81…"), quoted as Python's csv
+        module quotes: the per-verdict columns quoted once per verdict."""
         signature = pa.array(self.pair_signature)
         per_pair = [
             pc.take(quote_csv(values), signature) if per_verdict else values
             for values, per_verdict in self._values()
         ]
-        fragments = pc.binary_join_element_wise(pc.binary_join_element_wise(*per_pair, ","), "\n", "")
+        return pc.binary_join_element_wise(*per_pair, ",")
+
+    def csv_tails(self) -> pa.Array:
+        """Each row's output columns as one CSV fragment, without a line end: built once per
+        distinct pair, then one ``take``."""
+        if not len(self.row_pair):
+            return pa.array([], type=pa.string())
+        return pc.take(self._fragments(), pa.array(self.row_pair))
+
+    def csv_text(self) -> pa.Array:
+        """Each row's output columns as one CSV fragment with its line end ("allow,,+81…\\n")."""
+        if not len(self.row_pair):
+            return pa.array([], type=pa.string())
+        fragments = pc.binary_join_element_wise(self._fragments(), "\n", "")
         return pc.take(fragments, pa.array(self.row_pair))
 
 
@@ -193,6 +204,61 @@ def quote_csv(values: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, values)
 
 
+MEMO_PAIRS: Final = 1 << 20
+"""Most (caller, ingress) pairs a `PairMemo` keeps (~60 MB of text at most)."""
+
+
+@dataclass(slots=True)
+class PairMemo:
+    """What earlier chunks of one screen found for their distinct (caller, ingress) pairs, so a pair
+    that comes back in a later chunk (a trunk's callers do) is not screened again.
+
+    It holds answers for one data set, policy, day and ingress map only: `screen_pairs` empties it
+    whenever it is called with any other (the tables object itself is compared, not only its data
+    version). At most `MEMO_PAIRS` pairs are kept: past that, the memo restarts from the pairs of the
+    latest chunk, which are the likeliest to come back."""
+
+    limit: int = MEMO_PAIRS
+    scope: tuple[object, ...] = ()
+    keys: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    columns: tuple[pa.Array, pa.Array, pa.Array] = field(
+        default_factory=lambda: (pa.array([], pa.string()),) * 3
+    )
+    pair_verdict: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    verdict_ids: dict[tuple[str, ...], int] = field(default_factory=dict)
+    """Each verdict's seven columns (`signature_columns`, the action first) -> its id."""
+    hits: int = 0
+    """Pairs found here instead of screened, over the memo's life (for tests and the bench)."""
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def enter(self, scope: tuple[object, ...]) -> None:
+        """Use the memo for ``scope`` (tables, policy, day, ingress map): emptied if it held another."""
+        if len(scope) != len(self.scope) or any(a is not b for a, b in zip(scope, self.scope, strict=True)):
+            self.scope = scope
+            self.keys = pa.array([], pa.string())
+            self.columns = (pa.array([], pa.string()),) * 3
+            self.pair_verdict = np.zeros(0, dtype=np.int64)
+            self.verdict_ids.clear()
+
+    def verdict_id(self, columns: tuple[str, ...]) -> int:
+        return self.verdict_ids.setdefault(columns, len(self.verdict_ids))
+
+    def signature_columns(self) -> tuple[pa.Array, ...]:
+        by_column = list(zip(*self.verdict_ids, strict=True)) or [()] * 7
+        return tuple(pa.array(list(values), type=pa.string()) for values in by_column)
+
+
+def _pair_keys(numbers: pa.Array, peers: Sequence[str | None] | None) -> pa.Array:
+    """One text per distinct pair, equal only for equal pairs: the caller's length, ":", the caller,
+    then the ingress peer ("" for none, as an empty field is)."""
+    if peers is None:
+        return numbers
+    lengths = pc.cast(pc.utf8_length(numbers), pa.string())
+    return pc.binary_join_element_wise(lengths, numbers, pa.array([p or "" for p in peers], pa.string()), ":")
+
+
 def screen_pairs(
     callers: pa.Array | pa.ChunkedArray,
     ingress: pa.Array | pa.ChunkedArray | None,
@@ -200,10 +266,11 @@ def screen_pairs(
     policy: CompiledPolicy,
     today: date,
     ingress_map: IngressMap | None = None,
+    memo: PairMemo | None = None,
 ) -> Screened:
-    """Screen ``callers`` (and their ingress peers), each distinct pair once."""
+    """Screen ``callers`` (and their ingress peers), each distinct pair once (with ``memo``: once
+    for all the chunks it has seen)."""
     caller_text = _text(callers)
-    count = len(caller_text)
     caller_code, caller_values = _codes(caller_text)
     peers: Sequence[str | None] | None = None
     if ingress is None:
@@ -217,26 +284,126 @@ def screen_pairs(
         row_pair = np.asarray(inverse, dtype=np.int64).reshape(-1)
         numbers = caller_values.take(pa.array(caller_code[first]))
         peers = [p or None for p in ingress_values.take(pa.array(ingress_code[first])).to_pylist()]
-    distinct = len(numbers)
-    texts = np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=str) if distinct else np.array([], "U4")
-    result = screen_array(texts, peers, tables, policy, today, ingress_map)
+    if memo is None:
+        return _screened(row_pair, numbers, peers, tables, policy, today, ingress_map)
+    return _remembered(row_pair, numbers, peers, tables, policy, today, ingress_map, memo)
+
+
+def _screened(
+    row_pair: npt.NDArray[np.int64],
+    numbers: pa.Array,
+    peers: Sequence[str | None] | None,
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    ingress_map: IngressMap | None,
+) -> Screened:
+    """Every distinct pair screened: the `Screened` for rows ``row_pair`` of pairs ``numbers``/``peers``."""
+    result = _screen_distinct(numbers, peers, tables, policy, today, ingress_map)
     pair_signature = result.inverse.astype(np.int64)
     by_verdict = list(zip(*(signature_columns(v) for v in result.verdicts), strict=True)) or [()] * 7
-    counts = BatchCounts(rows=count, distinct=distinct)
-    per_signature = np.bincount(pair_signature[row_pair], minlength=len(result.verdicts))
-    for verdict, rows in zip(result.verdicts, per_signature.tolist(), strict=True):
-        counts.by_action[verdict.action.value] += rows
     return Screened(
         row_pair=row_pair,
-        pair_columns=(
-            _e164(result),
-            _kinds(result),
-            _digit_prefix(result, result.block_digits.astype(np.int64), "0"),
-        ),
+        pair_columns=_pair_columns(result),
         pair_signature=pair_signature,
         signature_columns=tuple(pa.array(list(values), type=pa.string()) for values in by_verdict),
-        counts=counts,
+        counts=_counts(row_pair, pair_signature, [v.action.value for v in result.verdicts], len(numbers)),
     )
+
+
+def _remembered(
+    row_pair: npt.NDArray[np.int64],
+    numbers: pa.Array,
+    peers: Sequence[str | None] | None,
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    ingress_map: IngressMap | None,
+    memo: PairMemo,
+) -> Screened:
+    """As `_screened`, screening only the pairs ``memo`` has no answer for, and remembering those."""
+    memo.enter((tables, policy, today, ingress_map))
+    keys = _pair_keys(numbers, peers)
+    distinct = len(keys)
+    if len(memo):
+        at = pc.fill_null(pc.index_in(keys, value_set=memo.keys), -1).to_numpy().astype(np.int64)
+        known = at >= 0
+    else:
+        known = np.zeros(distinct, dtype=np.bool_)
+        at = np.zeros(distinct, dtype=np.int64)
+    new = np.flatnonzero(~known)
+    memo.hits += distinct - len(new)
+    if len(new):
+        new_peers = None if peers is None else [peers[i] for i in new.tolist()]
+        result = _screen_distinct(numbers.take(pa.array(new)), new_peers, tables, policy, today, ingress_map)
+        ids = np.array([memo.verdict_id(signature_columns(v)) for v in result.verdicts], dtype=np.int64)
+        new_columns = _pair_columns(result)
+        new_verdict = ids[result.inverse]
+    else:
+        new_columns = (pa.array([], pa.string()),) * 3
+        new_verdict = np.zeros(0, dtype=np.int64)
+    if len(new) == distinct:  # nothing remembered (the first chunk): the pairs are in order
+        columns, pair_verdict = new_columns, new_verdict
+    else:  # each pair's place in (memo's pairs, then this chunk's new ones)
+        where = at.copy()
+        where[new] = len(memo) + np.arange(len(new), dtype=np.int64)
+        index = pa.array(where)
+        columns = tuple(
+            pc.take(pa.concat_arrays([old, fresh]), index)
+            for old, fresh in zip(memo.columns, new_columns, strict=True)
+        )
+        pair_verdict = np.concatenate([memo.pair_verdict, new_verdict])[where]
+    if len(new):
+        if len(memo) + len(new) <= memo.limit:
+            memo.keys = pa.concat_arrays([memo.keys, keys.take(pa.array(new))])
+            memo.columns = tuple(
+                pa.concat_arrays([old, fresh]) for old, fresh in zip(memo.columns, new_columns, strict=True)
+            )
+            memo.pair_verdict = np.concatenate([memo.pair_verdict, new_verdict])
+        else:  # full: start again from this chunk's pairs
+            keep = min(distinct, memo.limit)
+            memo.keys = keys.slice(0, keep)
+            memo.columns = tuple(c.slice(0, keep) for c in columns)
+            memo.pair_verdict = pair_verdict[:keep].copy()
+    return Screened(
+        row_pair=row_pair,
+        pair_columns=columns,
+        pair_signature=pair_verdict,
+        signature_columns=memo.signature_columns(),
+        counts=_counts(row_pair, pair_verdict, [columns[0] for columns in memo.verdict_ids], distinct),
+    )
+
+
+def _screen_distinct(
+    numbers: pa.Array,
+    peers: Sequence[str | None] | None,
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    ingress_map: IngressMap | None,
+) -> BatchResult:
+    texts = (
+        np.asarray(numbers.to_numpy(zero_copy_only=False), dtype=str) if len(numbers) else np.array([], "U4")
+    )
+    return screen_array(texts, peers, tables, policy, today, ingress_map)
+
+
+def _pair_columns(result: BatchResult) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """e164, kind and block per screened number."""
+    return _e164(result), _kinds(result), _digit_prefix(result, result.block_digits.astype(np.int64), "0")
+
+
+def _counts(
+    row_pair: npt.NDArray[np.int64],
+    pair_signature: npt.NDArray[np.int64],
+    actions: Sequence[str],
+    distinct: int,
+) -> BatchCounts:
+    counts = BatchCounts(rows=len(row_pair), distinct=distinct)
+    per_signature = np.bincount(pair_signature[row_pair], minlength=len(actions))
+    for action, rows in zip(actions, per_signature.tolist(), strict=True):
+        counts.by_action[action] += rows
+    return counts
 
 
 def screen_arrays(
@@ -279,7 +446,9 @@ def screen_batch(
 
 
 __all__ = [
+    "MEMO_PAIRS",
     "BatchCounts",
+    "PairMemo",
     "Screened",
     "check_columns",
     "quote_csv",

@@ -3,6 +3,12 @@
 `screen_file` streams a file through `arrowscreen.screen_pairs` one chunk at a time, so memory
 stays bounded by the chunk on files larger than RAM. The CSV reader is Arrow's (C++; every
 column read as text, so "0312345678" keeps its 0 and "007" stays "007"), and so is the writer.
+A CSV written as CSV is not taken apart where it need not be: in a chunk of UTF-8 lines with no
+quote, no carriage return and no blank line, every line is already exactly what the writer would
+write for its fields, so only the caller (and ingress) columns are parsed and each line's own bytes
+are written back with its screened columns (`_csv_chunks`); from the first chunk that is not such
+on, the rest of the file is parsed and written field by field. A caller screened in one chunk is
+remembered (`arrowscreen.PairMemo`) and not screened again in the next.
 
 A bad row never costs the others and is named by its line. Arrow's reader counts records, not
 the physical lines a report must name (a quoted field may hold line breaks), and cannot say where
@@ -16,6 +22,7 @@ finished.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -36,7 +43,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from sipcheck.batch.arrowscreen import Screened, check_columns, quote_csv, screen_pairs
+from sipcheck.batch.arrowscreen import PairMemo, Screened, check_columns, quote_csv, screen_pairs
 from sipcheck.batch.csvio import OUTPUT_COLUMNS, BatchError, BatchSummary, screen_csv
 from sipcheck.batch.tables import BatchTables, load_tables
 from sipcheck.ingress import IngressMap
@@ -107,26 +114,172 @@ def _csv_batches(path: Path, codec: str | None, encoding: str, batch_rows: int) 
     fields too: Arrow counts records, not the physical lines a report must name) raises
     `_Fallback`, and the line-exact reader takes the file over."""
     types = _all_text(path, codec, encoding)
+    with pa.input_stream(str(path), compression=codec) as stream:
+        yield from _arrow_batches(stream, types, encoding, batch_rows, header=True)
+
+
+def _arrow_batches(
+    stream: Any, types: dict[str, pa.DataType], encoding: str, batch_rows: int, *, header: bool
+) -> Iterator[pa.RecordBatch]:
+    """Arrow's streaming CSV reader over ``stream`` (``header``: it starts with the header line;
+    else it starts at a record and the names are ``types``'s)."""
     try:
-        with pa.input_stream(str(path), compression=codec) as stream:
-            # Arrow hands out blocks of block_size bytes; rows per batch follow from the row width.
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(
-                    use_threads=False, block_size=max(1 << 16, batch_rows * 64), encoding=encoding
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
-                ),
-            )
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    return
-                yield batch
+        # Arrow hands out blocks of block_size bytes; rows per batch follow from the row width.
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                use_threads=False,
+                block_size=max(1 << 16, batch_rows * 64),
+                encoding=encoding,
+                column_names=None if header else list(types),
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            yield batch
     except pa.ArrowInvalid as exc:
         raise _Fallback(str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Records of a CSV input: the columns read (all, or only those screened when ``lines`` is
+    given), and ``lines``: each record's own bytes, to be written back as they were read.
+
+    ``lines`` are string values over the input's bytes, cut at the line ends: the first holds the
+    chunk's first line, each next one its line end then its line ("\\n0312…"), so that joining
+    each with its screened columns and adding one line end rebuilds the chunk with no copy per
+    field."""
+
+    batch: pa.RecordBatch
+    lines: pa.Array | None = None
+
+
+_UTF8: Final = codecs.lookup("utf-8").name
+
+
+def _csv_chunks(
+    path: Path,
+    codec: str | None,
+    encoding: str,
+    batch_rows: int,
+    types: dict[str, pa.DataType],
+    read: list[str],
+) -> Iterator[_Chunk]:
+    """The CSV's records, chunk by chunk. A chunk of UTF-8 lines with no quote, no carriage return
+    and no blank line is written back byte for byte: each of its lines is exactly what the writer
+    would make of its fields (no field can need quotes), so only the ``read`` columns are parsed
+    and the lines are kept (`_Chunk`). From the first chunk that is not such, the rest of the file
+    goes through Arrow's reader and is written field by field, as any input was before."""
+    block = max(1 << 16, batch_rows * 64)
+    if codecs.lookup(encoding).name != _UTF8:
+        for batch in _csv_batches(path, codec, encoding, batch_rows):
+            yield _Chunk(batch)
+        return
+    with pa.input_stream(str(path), compression=codec) as stream:
+        carry = b""
+        while b"\n" not in carry:
+            data = stream.read(1 << 16)  # the header line: small reads, not a copy of a whole block
+            if not data:
+                return  # a header with no line end: no records
+            carry += data
+        end = carry.index(b"\n") + 1
+        if b'"' in carry[:end] or b"\r" in carry[:end]:
+            # A header that needs Arrow's own parsing (it gave the names): Arrow reads it all.
+            yield from (
+                _Chunk(b)
+                for b in _arrow_batches(_Resumed(carry, stream), types, encoding, batch_rows, header=True)
+            )
+            return
+        carry = carry[end:]
+        kept = False
+        while True:
+            data = stream.read(block)
+            part = carry + data if carry else data
+            if not data:
+                if not part:
+                    return
+                if not part.endswith(b"\n"):
+                    part += b"\n"  # the last line's end, as the writer ends every line
+                cut = len(part)
+            else:
+                cut = part.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = part  # no line end yet: one line longer than a block
+                    continue
+            chunk = _raw_chunk(part, cut, types, read)
+            if chunk is None and not kept:  # the first chunk: Arrow reads the file from its start
+                yield from (_Chunk(b) for b in _csv_batches(path, codec, encoding, batch_rows))
+                return
+            if chunk is None:
+                rest = _Resumed(part, stream)
+                yield from (
+                    _Chunk(b) for b in _arrow_batches(rest, types, encoding, batch_rows, header=False)
+                )
+                return
+            yield chunk
+            kept = True
+            if not data:
+                return
+            carry = part[cut:]
+
+
+def _raw_chunk(part: bytes, cut: int, types: dict[str, pa.DataType], read: list[str]) -> _Chunk | None:
+    """``part[:cut]`` (whole lines) as a `_Chunk` that keeps its lines, or None if a line could need
+    what the writer would change (a quote, a carriage return) or a blank line is skipped."""
+    if part.find(b'"', 0, cut) >= 0 or part.find(b"\r", 0, cut) >= 0 or cut >= 1 << 31:
+        return None
+    buf = pa.py_buffer(part).slice(0, cut)
+    ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10)
+    offsets = np.empty(len(ends) + 1, dtype=np.int32)
+    offsets[0] = 0
+    offsets[1:] = ends
+    lines = pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), buf)
+    try:
+        if not part.isascii():
+            lines.validate(full=True)  # bytes invalid in UTF-8 anywhere: damage, as Arrow's reader says
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=cut + 1, column_names=list(types)),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: types[name] for name in read},
+                include_columns=read,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _Fallback(str(exc)) from exc
+    if table.num_rows != len(ends):
+        return None  # a blank line: Arrow skips it, so records and lines part
+    return _Chunk(pa.RecordBatch.from_arrays([c.combine_chunks() for c in table.columns], names=read), lines)
+
+
+class _Resumed(io.RawIOBase):
+    """``head``, then the rest of ``stream``: Arrow's reader takes over where `_csv_chunks` stopped."""
+
+    def __init__(self, head: bytes, stream: Any) -> None:
+        self.head = memoryview(head)
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, into: Any) -> int:
+        if self.head:
+            n = min(len(into), len(self.head))
+            into[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.stream.read(len(into))
+        into[: len(data)] = data
+        return len(data)
 
 
 def _parquet(path: Path) -> pq.ParquetFile:
@@ -172,15 +325,29 @@ class _Writer:
                     )
                 self.parquet.write_batch(batch)
                 return
-            if self.sink is None:
-                self.sink = pa.output_stream(str(self.tmp), compression=self.kind.codec)
-                names = [*batch.schema.names, *(OUTPUT_COLUMNS if screened is not None else ())]
-                header = io.StringIO()
-                csv.writer(header, lineterminator="\n").writerow(names)
-                self.sink.write(header.getvalue().encode("utf-8"))
+            self._header([*batch.schema.names, *(OUTPUT_COLUMNS if screened is not None else ())])
             self.sink.write(csv_lines(batch, screened.csv_text() if screened is not None else None, self.dst))
         except OSError as exc:
             raise BatchError(f"{self.dst}: cannot write: {exc}") from exc
+
+    def write_lines(self, names: list[str], lines: pa.Array, screened: Screened) -> None:
+        """A `_Chunk`'s own ``lines`` (the input's columns ``names``), each followed by its screened
+        columns; to a CSV output only."""
+        try:
+            self._header([*names, *OUTPUT_COLUMNS])
+            if len(lines):
+                joined = pc.binary_join_element_wise(lines, screened.csv_tails(), ",")
+                self.sink.write(_data(joined))
+                self.sink.write(b"\n")
+        except OSError as exc:
+            raise BatchError(f"{self.dst}: cannot write: {exc}") from exc
+
+    def _header(self, names: list[str]) -> None:
+        if self.sink is None:
+            self.sink = pa.output_stream(str(self.tmp), compression=self.kind.codec)
+            header = io.StringIO()
+            csv.writer(header, lineterminator="\n").writerow(names)
+            self.sink.write(header.getvalue().encode("utf-8"))
 
     def commit(self) -> None:
         self.close()
@@ -220,8 +387,15 @@ def csv_lines(batch: pa.RecordBatch, tail: pa.Array | None, dst: Path | str = "<
         lines = pc.binary_join_element_wise(*fields, tail, ",")  # the tail ends each line
     else:
         lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, ","), "\n", "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    return lines.buffers()[2][int(offsets[0]) : int(offsets[-1])]
+    return _data(lines)
+
+
+def _data(strings: pa.Array) -> pa.Buffer:
+    """The characters of a string array's values, back to back (no copy)."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
+        strings.offset : strings.offset + len(strings) + 1
+    ]
+    return strings.buffers()[2][int(offsets[0]) : int(offsets[-1])]
 
 
 def screen_file(
@@ -261,15 +435,23 @@ def screen_file(
     writer = _Writer(dst)
     bar = tqdm(total=total, unit="rows", unit_scale=True, desc="screen", disable=not show, file=sys.stderr)
     try:
-        batches = (
-            _parquet_batches(parquet, batch_rows)
-            if parquet is not None
-            else _csv_batches(src, kind.codec, encoding, batch_rows)
-        )
-        ingress_name: str | None = None
-        for batch in batches:
-            if not writer.started:
-                ingress_name = check_columns(batch.schema, column, ingress_column, str(src))
+        chunks: Iterator[_Chunk]
+        if parquet is not None:
+            schema = parquet.schema_arrow
+            chunks = (_Chunk(batch) for batch in _parquet_batches(parquet, batch_rows))
+        else:
+            types = _all_text(src, kind.codec, encoding)
+            schema = pa.schema(list(types.items()))
+        ingress_name = check_columns(schema, column, ingress_column, str(src))
+        if parquet is None:
+            read = [column] if ingress_name is None else [column, ingress_name]
+            if writer.kind.format == "csv":
+                chunks = _csv_chunks(src, kind.codec, encoding, batch_rows, types, read)
+            else:
+                chunks = (_Chunk(batch) for batch in _csv_batches(src, kind.codec, encoding, batch_rows))
+        memo = PairMemo()  # this screen's own: one data set, policy, day and ingress map
+        for chunk in chunks:
+            batch = chunk.batch
             screened = screen_pairs(
                 batch.column(column),
                 batch.column(ingress_name) if ingress_name is not None else None,
@@ -277,8 +459,12 @@ def screen_file(
                 policy,
                 today,
                 ingress_map,
+                memo,
             )
-            writer.write(batch, screened)
+            if chunk.lines is not None:
+                writer.write_lines(schema.names, chunk.lines, screened)
+            else:
+                writer.write(batch, screened)
             counts = screened.counts
             summary.rows += counts.rows
             summary.distinct = (summary.distinct or 0) + counts.distinct

@@ -4,7 +4,9 @@ line-exact Python CSV path, in every format it reads and writes."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
+import io
 import json
 import random
 from datetime import date, datetime
@@ -16,13 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 from batchmix import COVERED_REASONS, PEERS, realistic_mix
 
-from sipcheck.batch import BatchError, BatchTables, screen_csv
-from sipcheck.batch.arrowscreen import screen_batch
+from sipcheck.batch import BatchError, BatchTables, load_tables, screen_csv
+from sipcheck.batch import columnar as _columns_module
+from sipcheck.batch.arrowscreen import MEMO_PAIRS, PairMemo, Screened, screen_batch, screen_pairs
 from sipcheck.batch.columnar import FileKind, screen_file
 from sipcheck.batch.csvio import OUTPUT_COLUMNS, signature_columns
-from sipcheck.model import Component, Part
-from sipcheck.policy import CompiledPolicy
+from sipcheck.model import Component, Part, Suspension
+from sipcheck.policy import CompiledPolicy, PolicyConfig
 from sipcheck.screener import Screener
+from sipcheck.store import MemoryStore
 from sipcheck.verdict import Action
 
 
@@ -264,3 +268,245 @@ def test_summary_is_json_ready(calls: Path, tables: BatchTables, policy: Compile
     assert data["engine"] == "arrow" and data["rows"] == summary.rows and data["distinct"] == summary.distinct
     assert sum(data["by_action"].values()) == summary.rows
     assert json.loads(json.dumps(data)) == data
+
+
+def _plain_rows(parts: dict[Component, Part], count: int, seed: int) -> list[list[str]]:
+    """CDR rows whose fields need no quotes (the common export): the path that keeps the lines."""
+    rng = random.Random(seed)
+    numbers = [n for n in realistic_mix(parts, count, seed=seed) if not any(c in n for c in ',"\r\n\x00')]
+    return [[f"c{i}", number, rng.choice(PEERS) or "", f"n{i}"] for i, number in enumerate(numbers)]
+
+
+def _lf_bytes(path: Path) -> bytes:
+    """The rows of a CSV file as the Arrow engine writes them: Python's csv quoting, LF line ends."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(read_rows(path))
+    return out.getvalue().encode("utf-8")
+
+
+def _write_lines(path: Path, rows: list[list[str]], end: str = "\n") -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator=end).writerows([["call_id", "caller", "ingress", "note"], *rows])
+
+
+@pytest.mark.parametrize("codec", [None, "gzip"])
+def test_lines_kept_as_read_then_quoted_lines_give_the_python_paths_bytes(
+    codec: str | None,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    """Chunks of plain lines are written back as read, each with its screened columns; from the
+    first chunk with a quoted field on, Arrow's reader takes over: the bytes are the Python
+    engine's rows as the field-by-field writer writes them either way (minimal quotes, LF), and
+    every row has `Screener.check`'s verdict."""
+    rows = _plain_rows(parts, 12_000, seed=41)
+    for i in range(9_000, len(rows), 50):
+        rows[i][3] = f'say "hi", {i}\nsecond line'  # quotes only late in the file
+    plain = tmp_path / "calls.csv"
+    _write_lines(plain, rows)
+    data = plain.read_bytes().rstrip(b"\n")  # and no line end after the last record
+    plain.write_bytes(data)
+    src = plain if codec is None else tmp_path / "calls.csv.gz"
+    if codec is not None:
+        src.write_bytes(gzip.compress(data))
+    # 64 KiB chunks: several keep their lines before the quotes start.
+    types = _columns_module._all_text(plain, None, "utf-8")
+    chunks = _columns_module._csv_chunks(src, codec, "utf-8", 300, types, ["caller", "ingress"])
+    kept = [c.lines is not None for c in chunks]
+    assert kept.count(True) >= 3 and kept[-1] is False, kept
+    out = tmp_path / "arrow.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    python = tmp_path / "python.csv"
+    screen_csv(plain, python, None, policy, today, tables=tables, progress=False)
+    assert summary.engine == "arrow" and summary.rows == len(rows)
+    assert out.read_bytes() == _lf_bytes(python)
+    got = read_rows(out)
+    assert got[0] == ["call_id", "caller", "ingress", "note", *OUTPUT_COLUMNS]
+    for i, (row, line) in enumerate(zip(rows, got[1:], strict=True)):
+        assert line[:4] == row, f"row {i}"
+        expected = expected_columns(screener, row[1], row[2], now)
+        assert dict(zip(OUTPUT_COLUMNS, line[4:], strict=True)) == expected, f"row {i}: {row[1]!r}"
+
+
+@pytest.mark.parametrize("shape", ["crlf", "crlf mid-file", "blank lines", "one chunk"])
+def test_lines_the_writer_would_change_are_not_kept(
+    shape: str,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    tmp_path: Path,
+) -> None:
+    """CRLF line ends and blank lines are not written back as read: the output is the Python
+    engine's rows with LF ends and no blank lines, whether the odd line comes first or mid-file."""
+    rows = _plain_rows(parts, 3_000, seed=43)
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows, "\r\n" if shape == "crlf" else "\n")
+    text = src.read_bytes().split(b"\n")
+    if shape == "blank lines":
+        text[2_500:2_500] = [b"", b""]
+    elif shape == "crlf mid-file":
+        text[2_500:] = [line + b"\r" for line in text[2_500:-1]] + [b""]
+    src.write_bytes(b"\n".join(text))
+    out, python = tmp_path / "arrow.csv", tmp_path / "python.csv"
+    batch_rows = 300 if shape != "one chunk" else 1 << 20
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=batch_rows, progress=False)
+    screen_csv(src, python, None, policy, today, tables=tables, progress=False)
+    assert summary.engine == "arrow" and summary.rows == len(rows)
+    assert out.read_bytes() == _lf_bytes(python)
+    assert b"\r" not in out.read_bytes() and b"\n\n" not in out.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["bad bytes", "short row"])
+def test_damage_in_a_kept_line_still_goes_to_the_line_exact_reader(
+    damage: str,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    policy: CompiledPolicy,
+    today: date,
+    tmp_path: Path,
+) -> None:
+    """The kept lines are checked as Arrow's reader checks every field: bytes invalid in UTF-8 in a
+    column that is not screened, or a row with too few fields, hand the file to the Python reader,
+    which names the line."""
+    rows = _plain_rows(parts, 3_000, seed=44)
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows)
+    lines = src.read_bytes().split(b"\n")
+    lines[2_000] = lines[2_000] + b"\xff\xfe" if damage == "bad bytes" else b"0312345678,x"
+    src.write_bytes(b"\n".join(lines))
+    out = tmp_path / "out.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    assert summary.engine.startswith("python (the Arrow reader stopped: ")
+    reason = "bytes not valid in utf-8" if damage == "bad bytes" else "expected 4 fields, got 2"
+    assert [(b.line, b.reason) for b in summary.bad] == [(2_001, reason)]
+    assert summary.rows == len(rows) - 1
+
+
+def _expect_rows(
+    screened: Screened, callers: list[str], peers: list[str] | None, screener: Screener, now: datetime
+) -> None:
+    columns = [c.to_pylist() for c in screened.columns()]
+    for i, caller in enumerate(callers):
+        peer = None if peers is None else peers[i]
+        got = {name: values[i] for name, values in zip(OUTPUT_COLUMNS, columns, strict=True)}
+        assert got == expected_columns(screener, caller, peer, now), f"row {i}: {caller!r} from {peer!r}"
+
+
+@pytest.mark.parametrize("limit", [MEMO_PAIRS, 150])
+def test_pairs_remembered_across_chunks_get_the_screener_verdict(
+    limit: int,
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+) -> None:
+    """Chunks that repeat earlier chunks' pairs take their answers from the memo (and a memo that
+    fills up starts again from the latest chunk): every row still has `Screener.check`'s verdict."""
+    pool = realistic_mix(parts, 600, seed=52)
+    rng = random.Random(53)
+    memo = PairMemo(limit=limit)
+    seen = 0
+    for chunk in range(5):
+        callers = rng.choices(pool, k=400)
+        peers = [rng.choice(PEERS) or "" for _ in callers]
+        screened = screen_pairs(pa.array(callers), pa.array(peers), tables, policy, today, memo=memo)
+        _expect_rows(screened, callers, peers, screener, now)
+        assert sum(screened.counts.by_action.values()) == len(callers)
+        assert len(memo) <= limit
+        if chunk:
+            assert memo.hits > seen  # later chunks found pairs already screened
+        seen = memo.hits
+    # The CSV text the file path writes is built from the same remembered columns.
+    tails = [next(csv.reader([t])) for t in screened.csv_tails().to_pylist()]
+    assert tails == [list(r) for r in zip(*(c.to_pylist() for c in screened.columns()), strict=True)]
+
+
+def test_a_memo_never_answers_for_other_data_policy_or_day(
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+) -> None:
+    """A memo is emptied when called with another tables object (here: the same data plus
+    suspensions of numbers it already answered for), policy or day."""
+    callers = realistic_mix(parts, 800, seed=54)
+    japanese = [
+        c
+        for c in callers
+        if (n := screener.check(c, now=now).number) is not None and n.e164.startswith("+81")
+    ]
+    assert len(japanese) > 50
+    suspensions = parts[Component.SUSPENSIONS]
+    more = tuple(Suspension(screener.check(c, now=now).number.e164) for c in japanese[:50])  # type: ignore[union-attr]
+    other_parts = {
+        **parts,
+        Component.SUSPENSIONS: dataclasses.replace(suspensions, records=suspensions.records + more),
+    }
+    other_store = MemoryStore(other_parts)
+    other_tables, other_screener = load_tables(other_store), Screener(other_store, policy)
+    memo = PairMemo()
+    first = screen_pairs(pa.array(callers), None, tables, policy, today, memo=memo)
+    _expect_rows(first, callers, None, screener, now)
+    again = screen_pairs(pa.array(callers), None, tables, policy, today, memo=memo)
+    assert memo.hits == first.counts.distinct  # the same scope: every pair remembered
+    hits = memo.hits
+    second = screen_pairs(pa.array(callers), None, other_tables, policy, today, memo=memo)
+    assert memo.hits == hits  # other tables: nothing taken from the memo
+    _expect_rows(second, callers, None, other_screener, now)
+    assert first.counts.by_action != second.counts.by_action  # the suspensions changed verdicts
+    assert again.counts.by_action == first.counts.by_action
+    later = date.fromordinal(today.toordinal() + 400)
+    screen_pairs(pa.array(callers), None, other_tables, policy, later, memo=memo)
+    screen_pairs(pa.array(callers), None, other_tables, PolicyConfig().compile(), later, memo=memo)
+    assert memo.hits == hits
+
+
+def test_a_file_whose_callers_come_back_in_later_chunks(
+    parts: dict[Component, Part],
+    tables: BatchTables,
+    screener: Screener,
+    policy: CompiledPolicy,
+    today: date,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    """End to end: the second half of the file repeats the first half's callers from other peers
+    and in another order, chunks of ~1,500 rows; every row is `Screener.check`'s."""
+    first = _plain_rows(parts, 4_000, seed=55)
+    rng = random.Random(56)
+    again = [
+        [f"r{i}", row[1], rng.choice(PEERS) or "", "x"] for i, row in enumerate(rng.sample(first, len(first)))
+    ]
+    rows = first + again + first[:500]
+    src = tmp_path / "calls.csv"
+    _write_lines(src, rows)
+    out = tmp_path / "out.csv"
+    summary = screen_file(src, out, None, policy, today, tables=tables, batch_rows=300, progress=False)
+    assert summary.rows == len(rows) and summary.engine == "arrow"
+    got = read_rows(out)[1:]
+    for i, (row, line) in enumerate(zip(rows, got, strict=True)):
+        assert line[:4] == row
+        assert dict(zip(OUTPUT_COLUMNS, line[4:], strict=True)) == expected_columns(
+            screener, row[1], row[2], now
+        ), i
+
+
+def test_remembered_pairs_are_told_apart_by_caller_and_peer_both(
+    tables: BatchTables, screener: Screener, policy: CompiledPolicy, today: date, now: datetime
+) -> None:
+    """A caller and a peer that run together into another pair's text are another pair."""
+    memo = PairMemo()
+    for callers, peers in ((["0312345678"], [""]), (["031234567", "03123456"], ["8", "78"])):
+        screened = screen_pairs(pa.array(callers), pa.array(peers), tables, policy, today, memo=memo)
+        _expect_rows(screened, callers, peers, screener, now)
+    assert memo.hits == 0
