@@ -200,11 +200,11 @@ def test_reference_profile_matches_through_gain_delay_and_g711(tmp_path: Path) -
     )
     ref = load_profile(tmp_path / "official.toml")
     received = tmp_path / "call.pcap"
-    quieter = official.with_offsets(level_offset_db=-9)
+    quieter = official.with_offsets(level_offset_db=-5)  # within the default ±6 dB level tolerance
     received.write_bytes(g711_pcap(render_g711(quieter, "pcma"), "pcma"))
     good = validate_file(received, ref)
     assert good.passed, good.failures
-    assert good.reference is not None and good.reference.gain_db == pytest.approx(-9, abs=0.5)
+    assert good.reference is not None and good.reference.gain_db == pytest.approx(-5, abs=0.5)
     wrong = tmp_path / "wrong.wav"
     write_wav(wrong, render(official.with_offsets(frequency_factor=1.05)), 8000)
     bad = validate_file(wrong, ref)
