@@ -31,6 +31,7 @@ from sipcheck.tones.levels import FloatArray
 _HOP = 80  # 10 ms envelope frames
 _FRAME = 256
 _SPAN_RMS = 40  # 5 ms moving RMS for the active span
+_TRIM_PAD = 160  # 20 ms of the reference file kept on each side of its active span
 ACTIVE_DB = 20.0
 """A sample is *active* when its 5 ms RMS is at most this far below the recording's loudest."""
 
@@ -98,7 +99,12 @@ def match_reference(
 ) -> ReferenceMatch:
     """Find the reference in ``samples`` and score the match (correlations in [-1, 1])."""
     x = resample(np.asarray(samples, dtype=np.float64), sample_rate, ANALYSIS_RATE)
-    ref = resample(np.asarray(reference, dtype=np.float64), reference_rate, ANALYSIS_RATE)
+    whole = resample(np.asarray(reference, dtype=np.float64), reference_rate, ANALYSIS_RATE)
+    # Only the tone is matched: silence around it in the file need not be in the received audio (a
+    # tone played 100 ms after answer has no room for a reference with 250 ms of leading silence).
+    span = active_span(whole) or (0, len(whole))
+    trim = max(0, span[0] - _TRIM_PAD)
+    ref = whole[trim : span[1] + _TRIM_PAD]
     r = _envelope(ref)
     if len(r) < 2 or float(np.ptp(r)) == 0.0:
         raise ValueError("reference recording is too short or silent to match against")
@@ -120,9 +126,9 @@ def match_reference(
     ref_power = float(np.mean(ref**2))
     got_power = float(np.mean(aligned**2)) if len(aligned) else 0.0
     gain = 10.0 * np.log10(max(got_power, 1e-30) / max(ref_power, 1e-30))
-    ref_span = active_span(ref) or (0, len(ref))
-    # Received: the aligned stretch widened by half the reference (at most 0.5 s) on each side, so that a tone
-    # played too long is measured too long, not cut to the reference's length.
+    ref_span = (span[0] - trim, span[1] - trim)
+    # Received: the aligned stretch widened by half the reference (at most 0.5 s) on each side, so
+    # that a tone played too long is measured too long, not cut to the reference's length.
     margin = min(len(ref) // 2, ANALYSIS_RATE // 2)
     lo = max(0, lag * _HOP - margin)
     got_span = active_span(x[lo : lag * _HOP + len(ref) + margin])
@@ -130,10 +136,10 @@ def match_reference(
     return ReferenceMatch(
         envelope_correlation=float(ncc[lag]),
         spectrum_correlation=_pearson(_magnitude_spectrum(aligned), _magnitude_spectrum(ref)),
-        start_s=lag * _HOP / ANALYSIS_RATE,
+        start_s=(lag * _HOP - trim) / ANALYSIS_RATE,
         gain_db=float(gain),
         tone_start_s=got_start / ANALYSIS_RATE,
         duration_ms=(got_end - got_start) * 1000.0 / ANALYSIS_RATE,
         reference_duration_ms=(ref_span[1] - ref_span[0]) * 1000.0 / ANALYSIS_RATE,
-        reference_offset_ms=ref_span[0] * 1000.0 / ANALYSIS_RATE,
+        reference_offset_ms=span[0] * 1000.0 / ANALYSIS_RATE,
     )
