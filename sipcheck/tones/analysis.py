@@ -37,6 +37,7 @@ import numpy.typing as npt
 from sipcheck.tones.concealment import FRAME, REACH, repeat_mask, repeated_copies, repeated_cut_ms
 from sipcheck.tones.dsp import ANALYSIS_RATE, resample
 from sipcheck.tones.levels import DBM0_POWER, FloatArray, power_to_dbm0
+from sipcheck.tones.shape import edge_contrast_db
 
 BoolArray = npt.NDArray[np.bool_]
 _BLOCK = 160  # 20 ms
@@ -98,6 +99,11 @@ class ToneSegment:
     """Without a loss map: how much earlier than measured the start and end edges may truly lie,
     because the audio around them shows concealment by frame repetition (see `concealment`), which
     only ever delays an edge."""
+    edge_contrast_db: float = math.inf
+    """At the burst's frequency (±100 Hz): its level over the level just outside it, on the cleaner
+    side (`shape`): a switched tone has edges, a vowel's held harmonic goes on beside them. inf: not
+    measured (not near a wanted frequency) or a side could not be judged (lost, concealed, beyond
+    the audio)."""
 
     @property
     def duration_ms(self) -> float:
@@ -630,6 +636,10 @@ def _measure_span(
         )
     repeated_in = marks.repeated_in if wanted else None
     start, end = _unrepeat(repeated_in, start, end)
+    edge_loss = (_edge_loss(lost, start), _edge_loss(lost, end))
+    edge_repeat = _edge_repeats(repeated_in, start, end)
+    unknown = (edge_loss[0] > 0 or edge_repeat[0] > 0, edge_loss[1] > 0 or edge_repeat[1] > 0)
+    contrast = edge_contrast_db(x, start, end, peaks[0][0], lost, unknown) if wanted else math.inf
     total = float(power.sum())
     tone = sum(p for _, p in peaks)
     drift = _drift_pct(main_bb[i0:i1], peaks[0][0])
@@ -645,9 +655,10 @@ def _measure_span(
         frequency_drift_pct=drift,
         modulation_hz=mod_hz,
         modulation_depth=mod_depth,
-        edge_loss_ms=(_edge_loss(lost, start), _edge_loss(lost, end)),
+        edge_loss_ms=edge_loss,
         tone_dominance_db=_dominance_db(power, bin_hz, lobe, peaks),
-        edge_repeat_ms=_edge_repeats(repeated_in, start, end),
+        edge_repeat_ms=edge_repeat,
+        edge_contrast_db=contrast,
         lost_fraction=(
             float(np.mean(lost[int(start) : max(int(start) + 1, int(end))]))
             if lost is not None and len(lost)

@@ -138,6 +138,16 @@ def check_burst(
                 i,
             )
         )
+    contrast = tol.min_edge_contrast_db
+    if contrast is not None and seg.edge_contrast_db < contrast:
+        fails.append(
+            Failure(
+                "no_clear_edges",
+                f"{label}: only {seg.edge_contrast_db:.1f} dB above the same frequency just before and "
+                f"after it (minimum {contrast:g} dB): not switched on and off like a tone",
+                i,
+            )
+        )
     if s.modulation is not None:
         if seg.modulation_hz is None:
             fails.append(

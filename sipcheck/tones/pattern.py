@@ -53,6 +53,7 @@ def tone_like(seg: ToneSegment, profile: ParametricProfile) -> bool:
         and seg.duration_ms >= min(40.0, shortest / 2)
         and seg.tone_to_rest_db >= tol.min_tone_to_rest_db
         and seg.tone_dominance_db >= tol.min_tone_dominance_db
+        and (tol.min_edge_contrast_db is None or seg.edge_contrast_db >= tol.min_edge_contrast_db)
         # A steady tone, not speech near the tone's pitch: it would fail ``frequency_unstable``.
         and seg.frequency_drift_pct <= tol.frequency_pct
     )

@@ -89,6 +89,12 @@ class Tolerances(_Model):
         description="narrowband: every tone component over the strongest other spectral band of the "
         "same (~62 Hz) width in the segment's window",
     )
+    min_edge_contrast_db: float | None = Field(
+        default=10.0,
+        description="a burst's level at its frequency over the level just before or after it (the cleaner "
+        "side, ~30 ms windows): a switched tone, not a vowel's held harmonic or a ringing note; null: not "
+        "checked. Same-frequency bursts less than ~55 ms apart need it lower.",
+    )
     max_start_delay_ms: float | None = Field(
         default=1000.0, ge=0.0, description="latest first-segment start after call start; null: not checked"
     )

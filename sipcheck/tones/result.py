@@ -23,6 +23,7 @@ FailureCode = Literal[
     "gap_out_of_tolerance",
     "level_out_of_tolerance",
     "tone_to_rest_too_low",
+    "no_clear_edges",
     "modulation_missing",
     "modulation_out_of_tolerance",
     "start_offset_out_of_tolerance",
