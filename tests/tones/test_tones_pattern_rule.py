@@ -181,3 +181,16 @@ def test_the_profile_declares_the_rule(pattern: PatternKind, codes: tuple[str, .
     p = _profile("example-call-start").model_copy(update={"pattern": pattern})
     result = validate_audio(_through(_tone(_bursts(p, 4)), ("sipcheck", "pcma")), RATE, p)
     assert result.failure_codes == codes, result.failures
+
+
+@pytest.mark.parametrize("name", ["example-call-start", "jp-busy"])
+@pytest.mark.parametrize("codec", CODECS)
+def test_noise_around_the_pattern_breaks_no_rule(name: str, codec: Codec) -> None:
+    """The rule judges beeps, not noise: the right pattern in white noise at 15 dB SNR (over 3 s of
+    recording after it) passes."""
+    p = _profile(name)
+    x = _tone(p, tail_ms=3000)
+    tone_power = float(np.mean(x[np.abs(x) > 0] ** 2))
+    noise = np.random.default_rng(11).normal(0.0, np.sqrt(tone_power / 10**1.5), len(x))
+    result = validate_audio(_through(x + noise, codec), RATE, p)
+    assert result.passed, result.failures
