@@ -13,7 +13,8 @@ Two normalised correlations, both blind to gain and robust to G.711:
 Both are blind to gain, and the envelope barely notices a tone 10 % long, so
 the match also reports what the level and duration checks need: the gain, and
 the *active span* (first to last sample whose 5 ms RMS is within
-``ACTIVE_DB`` of that recording's loudest 5 ms) of the reference and of the
+``ACTIVE_DB`` of that recording's loudest 5 ms and ``FLOOR_DB`` above its noise
+floor) of the reference and of the
 received audio around the aligned position. Leading or trailing silence in the
 reference file then does not count as tone.
 """
@@ -33,7 +34,9 @@ _FRAME = 256
 _SPAN_RMS = 40  # 5 ms moving RMS for the active span
 _TRIM_PAD = 160  # 20 ms of the reference file kept on each side of its active span
 ACTIVE_DB = 20.0
-"""A sample is *active* when its 5 ms RMS is at most this far below the recording's loudest."""
+"""A sample is *active* when its 5 ms RMS is at most this far below the recording's loudest..."""
+FLOOR_DB = 10.0
+"""...and at least this far above its noise floor (the quietest 5 % of 5 ms windows)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,11 @@ def active_span(x: FloatArray) -> tuple[int, int] | None:
     peak = float(rms.max())
     if peak <= 0.0:
         return None
-    on = np.flatnonzero(rms >= peak * 10.0 ** (-ACTIVE_DB / 20.0))
+    # Above the noise floor too (10 dB over the quietest 5 % of the window), so that a line with
+    # noise 20 dB down is not all "tone"; never closer than 6 dB to the peak.
+    floor = float(np.percentile(rms, 5)) * 10.0 ** (FLOOR_DB / 20.0)
+    threshold = min(max(peak * 10.0 ** (-ACTIVE_DB / 20.0), floor), peak * 10.0 ** (-6.0 / 20.0))
+    on = np.flatnonzero(rms >= threshold)
     # Centre the 5 ms window on the sample it describes.
     return int(on[0]) + _SPAN_RMS // 2, int(on[-1]) + _SPAN_RMS // 2 + 1
 

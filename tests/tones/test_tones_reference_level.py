@@ -134,3 +134,17 @@ def test_a_copy_off_frequency_fails_the_spectral_match(tmp_path: Path, codec: Co
     path = tmp_path / "sharp.wav"
     write_wav(path, _through(synthesize(sharp, 8000, lead_ms=100, tail_ms=500), codec), 8000)
     assert "reference_spectrum_mismatch" in validate_file(path, _reference(tmp_path)).failure_codes
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_copy_on_a_noisy_line_passes(tmp_path: Path, codec: Codec) -> None:
+    """Noise 20 dB below the tone is not more tone: the duration is measured above the noise floor."""
+    x = synthesize(_official(), 8000, lead_ms=300, tail_ms=600)
+    power = float(np.mean(x[np.abs(x) > 0] ** 2))
+    noisy = x + np.random.default_rng(5).normal(0.0, np.sqrt(power / 100.0), len(x))
+    path = tmp_path / "noisy.wav"
+    write_wav(path, _through(noisy, codec), 8000)
+    result = validate_file(path, _reference(tmp_path))
+    assert result.passed, result.failures
+    assert result.reference is not None
+    assert result.reference.duration_ms == pytest.approx(result.reference.reference_duration_ms, abs=20.0)
