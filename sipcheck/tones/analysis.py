@@ -294,7 +294,11 @@ def _welch(x: FloatArray) -> tuple[FloatArray, float, int]:
     nfft = 1 << max(8, (8 * n - 1).bit_length())
     hop = max(1, n // 2)
     window, mean_square = _hann(n)
-    frames = np.lib.stride_tricks.sliding_window_view(x, n)[::hop]
+    # = sliding_window_view(x, n)[::hop], without its ~80 µs of checks per call (a run per syllable).
+    step = x.strides[0]
+    frames = np.lib.stride_tricks.as_strided(
+        x, shape=((len(x) - n) // hop + 1, n), strides=(hop * step, step), writeable=False
+    )
     power = np.mean(np.abs(np.fft.rfft(frames * window, nfft, axis=1)) ** 2, axis=0)
     power[1:-1] *= 2.0
     power /= nfft * n * mean_square

@@ -33,18 +33,31 @@ _OUTSIDE = round(OUTSIDE_MS * ANALYSIS_RATE / 1000)
 _TINY = 1e-12
 
 
-def _box(z: npt.NDArray[np.complex128], n: int) -> npt.NDArray[np.complex128]:
-    pad = n // 2
-    padded = np.concatenate(
-        (np.zeros(pad, dtype=np.complex128), z, np.zeros(n - 1 - pad, dtype=np.complex128))
-    )
-    cum = np.concatenate((np.zeros(1, dtype=np.complex128), np.cumsum(padded)))
-    out: npt.NDArray[np.complex128] = (cum[n:] - cum[:-n]) / n
+def _triangle_magnitude(x: FloatArray, frequency: float, first: int) -> FloatArray:
+    """|x demodulated at ``frequency``| through two 10 ms moving averages (a 20 ms triangle), valid
+    outputs only: element ``k`` describes ``x[k + _AVG - 1]``. Real arithmetic (cos and sin) and
+    cumulative sums: this runs for every candidate burst near a wanted frequency."""
+    w = 2.0 * math.pi * frequency / ANALYSIS_RATE
+    phase = np.arange(first, first + len(x), dtype=np.float64) * w
+    parts = []
+    for carrier in (np.cos(phase), np.sin(phase)):
+        y = x * carrier
+        for _ in range(2):
+            c = np.cumsum(y)
+            y = np.concatenate((c[_AVG - 1 : _AVG], c[_AVG:] - c[:-_AVG])) / _AVG
+        parts.append(y)
+    out: FloatArray = np.hypot(parts[0], parts[1])
     return out
 
 
 def _median(x: FloatArray) -> float:
-    return float(np.median(x)) if len(x) else 0.0
+    """Median without `np.median`'s per-call overhead (~70 µs, most of this module's cost)."""
+    n = len(x)
+    if n == 0:
+        return 0.0
+    s = np.sort(x)
+    h = n // 2
+    return float(s[h]) if n % 2 else 0.5 * (float(s[h - 1]) + float(s[h]))
 
 
 def edge_contrast_db(
@@ -59,9 +72,10 @@ def edge_contrast_db(
     (samples at 8 kHz), on the cleaner side; inf when a side cannot be judged."""
     lo = max(0, int(start) - _GUARD - _OUTSIDE - _AVG)
     hi = min(len(x), int(end) + _GUARD + _OUTSIDE + _AVG + 1)
-    seg = x[lo:hi]
-    t = np.arange(lo, hi) / ANALYSIS_RATE
-    mag = np.abs(_box(_box(seg * np.exp(-2j * math.pi * frequency * t), _AVG), _AVG))
+    if hi - lo <= 2 * _AVG:
+        return math.inf
+    mag = _triangle_magnitude(x[lo:hi], frequency, lo)
+    lo += _AVG - 1  # mag[k] describes x[lo + k]
     a, b = start - lo, end - lo
     margin = min(80.0, (b - a) / 4)
     i0, i1 = math.ceil(a + margin), int(b - margin)
