@@ -301,9 +301,10 @@ def _judge(
         )
         if lost >= LOST_INCONCLUSIVE:
             # Most of this burst never arrived: what was measured cannot fail (or pass) it.
-            check = replace(check, failures=(), inconclusive=_lost_packets(i, lost))
-            if required:
-                inconclusive.append(check.inconclusive)  # type: ignore[arg-type]
+            unsure = _lost_packets(i, lost)
+            check = replace(check, failures=(), inconclusive=unsure)
+            if required:  # a further cadence cycle is not needed: its loss leaves the outcome alone
+                inconclusive.append(unsure)
         checks.append(check)
         failures.extend(check.failures)
         prev = last_matched = seg
