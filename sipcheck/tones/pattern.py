@@ -9,7 +9,8 @@ steady, clean) is never silently ignored.
   ``pattern_repeated`` (one failure per repeat); any other that passes every check of one of the
   profile's bursts (`check_burst`: a beep, not a syllable that merely looks like one) is
   ``extra_burst``; a steady, pure tone of another frequency starting within
-  `SECOND_TONE_WINDOW_S` of the pattern's end is ``second_tone``.
+  `SECOND_TONE_WINDOW_S` of the pattern's end, and stopping before the recording does, is
+  ``second_tone``.
 * ``cadence``: the validator goes on matching the cycle until the recording ends (`cycle_burst`), so
   a beep (as for ``extra_burst``) left outside the span is off the cadence: ``cadence_broken``.
 
@@ -32,6 +33,10 @@ SECOND_TONE_MIN_PURITY_DB = 18.0
 """...if it is this pure (tone over the rest of the signal, and over any other band): a tone, not a
 vowel, a note or a DTMF digit measured as one component. The talk-off corpus (1.03 h of speech and
 music) has 29 steady segments per hour at 10 dB, none at 15 dB."""
+SECOND_TONE_END_MARGIN_S = 0.25
+"""...and if it stops at least this long before the recording does. A tone that goes on to the end
+is the connected call's own audio (a test caller streaming a tone until its BYE), not a tone the
+network played after the identification tone."""
 START_SLACK_S = 0.5
 """Segments this far before the call start are still considered (as the anchors are)."""
 
@@ -128,6 +133,7 @@ def leftover_failures(
     span: tuple[float, float],
     last_end_s: float | None,
     call_start_s: float,
+    audio_end_s: float,
 ) -> list[Failure]:
     """Failures for the segments no expected burst explained. ``span``: where the pattern (a cadence:
     as far as it was followed) lies; ``last_end_s``: end of its last matched burst."""
@@ -176,6 +182,7 @@ def leftover_failures(
             Failure("second_tone", f"a second tone {describe(s)} right after the pattern")
             for s in unmatched
             if last_end_s - 0.01 <= s.start_s <= last_end_s + SECOND_TONE_WINDOW_S
+            and s.end_s <= audio_end_s - SECOND_TONE_END_MARGIN_S
             and _second_tone(s, profile)
         )
     return out

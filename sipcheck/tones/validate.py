@@ -333,6 +333,7 @@ def _judge(
         span=(anchor, span_end),
         last_end_s=last_matched.end_s if last_matched is not None else None,
         call_start_s=start,
+        audio_end_s=audio_end,
     )
     return common.result(
         failures=tuple(failures),

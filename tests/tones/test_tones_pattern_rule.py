@@ -101,6 +101,23 @@ def test_fixed_pattern_followed_by_a_second_tone_fails(codec: Codec) -> None:
     assert "400.0 Hz" in result.failures[0].message
 
 
+@pytest.mark.parametrize("codec", CODECS)
+def test_the_connected_calls_audio_after_the_pattern_is_no_second_tone(codec: Codec) -> None:
+    """A test caller streaming a steady 700 Hz tone from answer to BYE: the tone goes on until the
+    recording ends, so it is the call, not a tone played after the identification tone; stopped
+    1 s before the end, it is a second tone."""
+    p = _profile("example-call-start")
+    caller = _bursts(_profile("jp-busy"), 1, duration_ms=2500.0, gap_ms=0.0).with_offsets(
+        frequency_factor=1.75
+    )
+    to_the_end = np.concatenate([_tone(p, tail_ms=0), _tone(caller, lead_ms=20, tail_ms=0)])
+    result = validate_audio(_through(to_the_end, codec), RATE, p)
+    assert result.passed, result.failures
+    assert any(abs(s.frequencies_hz[0] - 700.0) < 5 for s in result.unmatched_segments)
+    stopped = np.concatenate([to_the_end, _silence(1000)])
+    assert validate_audio(_through(stopped, codec), RATE, p).failure_codes == ("second_tone",)
+
+
 def test_text_report_lists_every_unmatched_burst(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = _profile("example-call-start")
     wav = tmp_path / "twice.wav"
