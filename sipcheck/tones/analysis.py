@@ -287,6 +287,26 @@ def _hann(n: int) -> tuple[FloatArray, float]:
     return window, float(np.mean(window**2))
 
 
+_PHASOR_N = 8000  # 1 s: runs longer than this (a long tone) compute their phasor directly
+
+
+@functools.lru_cache(maxsize=128)
+def _phasor_table(frequency: float) -> npt.NDArray[np.complex128]:
+    t = np.arange(_PHASOR_N) / ANALYSIS_RATE
+    table: npt.NDArray[np.complex128] = np.exp(-2j * math.pi * frequency * t)
+    table.flags.writeable = False
+    return table
+
+
+def _phasor(frequency: float, t: FloatArray) -> npt.NDArray[np.complex128]:
+    """``exp(-2jπ f t)`` for ``t = arange(n) / 8000``, the same numbers, from a per-frequency table: the
+    coarse frequencies are the 75 block-bin centres, and every candidate run recomputed them."""
+    if len(t) <= _PHASOR_N:
+        return _phasor_table(frequency)[: len(t)]
+    out: npt.NDArray[np.complex128] = np.exp(-2j * math.pi * frequency * t)
+    return out
+
+
 def _welch(x: FloatArray) -> tuple[FloatArray, float, int]:
     """One-sided power spectrum (sums to the mean square), its bin width in Hz, and the main-lobe half
     width in bins."""
@@ -468,7 +488,7 @@ def _measure(
     env_power = np.zeros(len(region))
     main_bb = np.zeros(len(region), dtype=np.complex128)
     for i, f in enumerate(coarse):
-        bb = _moving_average(region * np.exp(-2j * math.pi * f * t), _EDGE_AVG)
+        bb = _moving_average(region * _phasor(f, t), _EDGE_AVG)
         env_power += np.abs(bb) ** 2
         if i == 0:
             main_bb = bb
