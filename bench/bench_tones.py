@@ -19,6 +19,8 @@ Definitions
   analysis of a pcap does; "repeat" rows conceal by repeating the previous
   frame and hide the loss, like an endpoint's recording.
 * Every trial goes through µ-law unless the condition names another codec.
+* Pattern rows play the whole pattern twice: a fixed-count profile must fail with
+  ``pattern_repeated`` (skipped for a cadence profile, which accepts it).
 * Level rows validate with the level check off (the detector must work across
   attenuation); other rows use the profile's tolerances as they are.
 * Talk-off: a *false burst* is any detected segment that passes every
@@ -205,6 +207,8 @@ class Condition:
     bursty: bool = False
     conceal: rtp.Concealment = "silence"
     codec: str = "pcmu"
+    replay: bool = False
+    """The whole pattern played twice: a fixed-count profile must fail it (``pattern_repeated``)."""
 
 
 def conditions() -> list[Condition]:
@@ -250,6 +254,8 @@ def conditions() -> list[Condition]:
             )
     c.append(Condition("frequency +3.5 %, white SNR 15 dB", "frequency", False, frequency=1.035, snr_db=15))
     c.append(Condition("duration +20 %, white SNR 15 dB", "duration", False, duration=1.2, snr_db=15))
+    c.append(Condition("pattern played twice", "pattern", False, replay=True))
+    c.append(Condition("pattern played twice, white SNR 15 dB", "pattern", False, replay=True, snr_db=15))
     return c
 
 
@@ -275,7 +281,8 @@ def trial(
             level_offset_db=cond.level_dbm0 - profile.segments[0].components[0].level_dbm0
         )
     lead = rng.uniform(200, 600)
-    tone = synthesize(shifted, RATE, lead_ms=lead, tail_ms=300)
+    played = shifted.model_copy(update={"segments": shifted.segments * 2}) if cond.replay else shifted
+    tone = synthesize(played, RATE, lead_ms=lead, tail_ms=300)
     x = tone.copy()
     if cond.snr_db is not None:
         p_tone = float(np.mean(tone[np.abs(tone) > 0] ** 2))
@@ -320,11 +327,17 @@ def trial(
     return result.outcome, set(result.failure_codes), errs
 
 
-REASON = {"frequency": "frequency_out_of_tolerance", "duration": "duration_out_of_tolerance"}
+REASON = {
+    "frequency": "frequency_out_of_tolerance",
+    "duration": "duration_out_of_tolerance",
+    "pattern": "pattern_repeated",
+}
 
 
 def run_conditions(profile: ParametricProfile, trials: int, seed: int, babble: Array) -> list[str]:
     rows = []
+    # Pattern rows judge the fixed-count rule; a cadence profile passes a replay by design.
+    wanted = [c for c in conditions() if c.group != "pattern" or profile.pattern == "fixed"]
     header = (
         f"{'condition':<38} {'expect':<7} {'n':>5} {'rate':>7} {'target':>7} {'ok':>3} {'inconcl':>7} "
         f"{'|Δf| %':>7} {'|Δt| ms':>8} {'|ΔL| dB':>8}"
@@ -332,6 +345,8 @@ def run_conditions(profile: ParametricProfile, trials: int, seed: int, babble: A
     rows.append(header)
     rows.append("-" * len(header))
     for k, cond in enumerate(conditions()):
+        if cond not in wanted:
+            continue
         rng = np.random.default_rng([seed, k])
         passed = 0
         failed = 0

@@ -132,6 +132,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         )
         for check in result.bursts:
             print(_burst_line(check))
+        for seg in result.unmatched_segments:  # every detected burst no expected one explains
+            freqs = "+".join(f"{f:.1f}" for f in seg.frequencies_hz)
+            print(
+                f"  unmatched: {freqs} Hz, {seg.duration_ms:.0f} ms, {seg.level_dbm0:.1f} dBm0, "
+                f"at {(seg.start_s - result.call_start_s) * 1000.0:+.0f} ms"
+            )
         if result.reference is not None:
             ref = result.reference
             print(

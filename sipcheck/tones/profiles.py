@@ -89,6 +89,12 @@ class Tolerances(_Model):
         description="narrowband: every tone component over the strongest other spectral band of the "
         "same (~62 Hz) width in the segment's window",
     )
+    min_edge_contrast_db: float | None = Field(
+        default=10.0,
+        description="a burst's level at its frequency over the level just before or after it (the cleaner "
+        "side, ~30 ms windows): a switched tone, not a vowel's held harmonic or a ringing note; null: not "
+        "checked. Same-frequency bursts less than ~55 ms apart need it lower.",
+    )
     max_start_delay_ms: float | None = Field(
         default=1000.0, ge=0.0, description="latest first-segment start after call start; null: not checked"
     )
@@ -111,13 +117,31 @@ class Tolerances(_Model):
         return accept if reject <= accept else (accept + reject) / 2.0
 
 
+PatternKind = Literal["fixed", "cadence"]
+"""How a profile's bursts relate to the rest of the recording (`ParametricProfile.pattern`)."""
+
+
 class ParametricProfile(_Model):
-    """A tone described by its segments; rendered exactly and validated by measurement."""
+    """A tone described by its segments; rendered exactly and validated by measurement.
+
+    ``pattern`` is the one rule for what may follow the segments, because a tester needs the same
+    answer for the same situation whatever the tone:
+
+    * ``"fixed"`` (an identification tone): the segments are played exactly once. An extra burst, a
+      repeat of the whole pattern, or a second, different tone right after it each fail with their
+      own reason (``extra_burst``, ``pattern_repeated``, ``second_tone``).
+    * ``"cadence"`` (busy, ringback, congestion): the expanded segments are the *least* that must be
+      heard (``too_few_cycles`` otherwise); they repeat as a cycle until the recording ends, and every
+      further burst is checked like the first ones. A burst off the cadence fails ``cadence_broken``;
+      the tone may stop (the network or the call ended it), and the last burst may be cut by the
+      recording's end.
+    """
 
     kind: Literal["parametric"] = "parametric"
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
     description: str = ""
+    pattern: PatternKind = "fixed"
     segments: list[Segment] = Field(min_length=1)
     tolerances: Tolerances = Field(default_factory=Tolerances)
 
@@ -179,11 +203,31 @@ class ExpectedSegment:
 
 
 class ReferenceTolerances(_Model):
-    """How close received audio must be to the reference recording."""
+    """How close received audio must be to the reference recording.
+
+    The correlations are blind to gain and to small timing errors, so level and duration are checked
+    on their own, with the same defaults as a parametric profile's `Tolerances`: the recording is the
+    nominal tone, its level the nominal level.
+    """
 
     min_envelope_correlation: float = Field(default=0.9, ge=-1.0, le=1.0)
     min_spectrum_correlation: float = Field(default=0.9, ge=-1.0, le=1.0)
     max_start_delay_ms: float | None = Field(default=1000.0, ge=0.0)
+    level_db: float | None = Field(
+        default=6.0, ge=0.0, description="±dB of received level around the recording's; null: not checked"
+    )
+    duration_ms: float | None = Field(
+        default=20.0, ge=0.0, description="accepted |duration error| (at least); null: duration not checked"
+    )
+    duration_pct: float = Field(
+        default=10.0, ge=0.0, le=100.0, description="accepted |error| in % of nominal"
+    )
+
+    def duration_threshold_ms(self, nominal_ms: float) -> float | None:
+        """Largest accepted |measured − nominal| duration of the tone, None when not checked."""
+        if self.duration_ms is None:
+            return None
+        return max(self.duration_ms, nominal_ms * self.duration_pct / 100.0)
 
 
 class ReferenceProfile(_Model):

@@ -113,3 +113,36 @@ def test_with_offsets_moves_every_component() -> None:
     assert [s.components[0].frequency_hz for s in q.segments] == pytest.approx([997.5, 1470, 1890])
     assert q.segments[0].duration_ms == pytest.approx(264)
     assert q.segments[0].components[0].level_dbm0 == pytest.approx(-20)
+
+
+def test_pattern_rule_is_declared_and_validated(tmp_path: Path) -> None:
+    assert load_profile_file(_write(tmp_path, "t.toml", EXAMPLE_TOML)).pattern == "fixed"  # type: ignore[union-attr]
+    cadence = _write(tmp_path, "c.toml", 'pattern = "cadence"\n' + EXAMPLE_TOML)
+    assert load_profile_file(cadence).pattern == "cadence"  # type: ignore[union-attr]
+    bogus = _write(tmp_path, "b.toml", 'pattern = "forever"\n' + EXAMPLE_TOML)
+    with pytest.raises(ProfileError, match=r"invalid profile at parametric\.pattern"):
+        load_profile_file(bogus)
+    kinds = {pid: p.pattern for pid, p in builtin_profiles().items() if isinstance(p, ParametricProfile)}
+    assert kinds == {
+        "jp-busy": "cadence",
+        "jp-ringback": "cadence",
+        "itu-sit": "fixed",
+        "example-call-start": "fixed",
+    }
+
+
+def test_reference_tolerances_check_level_and_duration_by_default(tmp_path: Path) -> None:
+    text = 'kind = "reference"\nid = "r"\nname = "R"\nrecording = "r.wav"\n'
+    profile = load_profile_file(_write(tmp_path, "r.toml", text))
+    assert isinstance(profile, ReferenceProfile)
+    assert profile.tolerances.level_db == 6.0
+    assert profile.tolerances.duration_threshold_ms(100.0) == 20.0
+    assert profile.tolerances.duration_threshold_ms(1000.0) == 100.0
+    off = profile.tolerances.model_copy(update={"duration_ms": None})
+    assert off.duration_threshold_ms(1000.0) is None
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -200,11 +200,11 @@ def test_reference_profile_matches_through_gain_delay_and_g711(tmp_path: Path) -
     )
     ref = load_profile(tmp_path / "official.toml")
     received = tmp_path / "call.pcap"
-    quieter = official.with_offsets(level_offset_db=-9)
+    quieter = official.with_offsets(level_offset_db=-5)  # within the default ±6 dB level tolerance
     received.write_bytes(g711_pcap(render_g711(quieter, "pcma"), "pcma"))
     good = validate_file(received, ref)
     assert good.passed, good.failures
-    assert good.reference is not None and good.reference.gain_db == pytest.approx(-9, abs=0.5)
+    assert good.reference is not None and good.reference.gain_db == pytest.approx(-5, abs=0.5)
     wrong = tmp_path / "wrong.wav"
     write_wav(wrong, render(official.with_offsets(frequency_factor=1.05)), 8000)
     bad = validate_file(wrong, ref)
@@ -212,3 +212,31 @@ def test_reference_profile_matches_through_gain_delay_and_g711(tmp_path: Path) -
     busy = tmp_path / "busy.wav"
     write_wav(busy, render(load_profile("jp-busy")), 8000)
     assert not validate_file(busy, ref).passed
+
+
+def test_a_burst_without_edges_at_its_frequency_is_not_the_tone() -> None:
+    """Talk-off: a stretch cut out of a partial that goes on at the same level (a held vowel's
+    harmonic) passes every spectral check of a beep; it has no edges at its frequency."""
+    from dataclasses import replace
+
+    from sipcheck.tones import g711
+    from sipcheck.tones.levels import from_pcm16, to_pcm16
+    from sipcheck.tones.shape import edge_contrast_db
+    from sipcheck.tones.validate import _check_burst
+
+    profile = _parametric("example-call-start")
+    beeps = render(profile)
+    decoded = from_pcm16(g711.decode(g711.encode(to_pcm16(beeps), "pcmu"), "pcmu"))
+    result = validate_audio(decoded, 8000, profile)
+    assert result.passed, result.failures
+    measured = [b.measured for b in result.bursts if b.measured is not None]
+    assert len(measured) == 2 and all(m.edge_contrast_db > 30.0 for m in measured)
+    t = np.arange(8000) / 8000
+    held = from_pcm16(to_pcm16(0.2 * np.sin(2 * np.pi * 1000.0 * t)))
+    flat = edge_contrast_db(held, 3000.0, 4200.0, 1000.0, None, (False, False))
+    assert abs(flat) < 1.0
+    seg = replace(measured[0], edge_contrast_db=flat)
+    codes = [f.code for f in _check_burst(0, profile.expected()[0], seg, profile, 0.0).failures]
+    assert codes == ["no_clear_edges"]
+    unchecked = profile.with_tolerances(min_edge_contrast_db=None)
+    assert not _check_burst(0, unchecked.expected()[0], seg, unchecked, 0.0).failures
