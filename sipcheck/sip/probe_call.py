@@ -400,16 +400,8 @@ def _finish(item: _Active, validator: _Validator) -> None:
     item.finished = True
 
 
-def run_shard(
-    run: ProbeRun,
-    indices: list[int],
-    delay_s: float,
-    on_outcome: Callable[[ProbeOutcome], None] | None,
-    token: str | None = None,
-) -> list[ProbeOutcome]:
-    """Place the calls ``indices`` from this process (at most `PJ_MAX_CALLS` legs at once), starting
-    ``delay_s`` from now; see `sipcheck.sip.probe_run.run_probe` for a whole run."""
-    pacer = Pacer(run.concurrency, run.rate_cps, run.interval_s)
+def _start_prober(run: ProbeRun, token: str, *, answer_calls: bool) -> _Prober:
+    """The pjsua2 runtime (not started yet) and account of one probe process, caller or called side."""
     record_s = run.record_s if run.record_s is not None else record_seconds(run.profile)
     run.workdir.mkdir(parents=True, exist_ok=True)
     prober_box: list[_Prober] = []
@@ -425,15 +417,29 @@ def run_shard(
         ),
         setup=lambda rt: prober_box[0].setup(rt),
     )
-    prober = _Prober(runtime, run.workdir, record_s, token or secrets.token_hex(4), answer_calls=False)
-    prober_box.append(prober)
+    prober_box.append(_Prober(runtime, run.workdir, record_s, token, answer_calls))
+    return prober_box[0]
+
+
+def run_shard(
+    run: ProbeRun,
+    indices: list[int],
+    delay_s: float,
+    on_outcome: Callable[[ProbeOutcome], None] | None,
+    token: str | None = None,
+) -> list[ProbeOutcome]:
+    """Place the calls ``indices`` from this process (at most `PJ_MAX_CALLS` legs at once), starting
+    ``delay_s`` from now; see `sipcheck.sip.probe_run.run_probe` for a whole run."""
+    pacer = Pacer(run.concurrency, run.rate_cps, run.interval_s)
+    prober = _start_prober(run, token or secrets.token_hex(4), answer_calls=False)
+    runtime = prober.runtime
     validator = _Validator()
     runtime.start()
     if delay_s:
         time.sleep(delay_s)
     done: dict[int, ProbeOutcome] = {}
     active: list[_Active] = []
-    call_limit_s = run.answer_timeout_s + record_s + 5.0
+    call_limit_s = run.answer_timeout_s + prober.record_s + 5.0
     pending = list(reversed(indices))
     try:
         while pending or active:
@@ -494,23 +500,8 @@ def answer_shard(run: ProbeRun, token: str, queue: Any, stop: Any) -> None:
     Apart from the caller side because one process holding both legs of every call heard them worse:
     notes came out 20 ms short or long in about one call in six (a reference profile fails on that).
     """
-    record_s = run.record_s if run.record_s is not None else record_seconds(run.profile)
-    run.workdir.mkdir(parents=True, exist_ok=True)
-    prober_box: list[_Prober] = []
-    runtime = PjRuntime(
-        RuntimeConfig(
-            bind_host=run.bind_host,
-            udp_port=run.sip_port,
-            codecs=run.codecs,
-            rtp_port=run.rtp_port,
-            rtp_port_range=rtp_ports_needed(run.concurrency, False) if run.rtp_port else 0,
-            log_level=0,
-            own_gc=True,
-        ),
-        setup=lambda rt: prober_box[0].setup(rt),
-    )
-    prober = _Prober(runtime, run.workdir, record_s, token, answer_calls=True)
-    prober_box.append(prober)
+    prober = _start_prober(run, token, answer_calls=True)
+    runtime = prober.runtime
     validator = _Validator()
     try:
         runtime.start()
