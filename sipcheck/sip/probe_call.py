@@ -126,8 +126,6 @@ class _ProbeCall(pj.Call):  # type: ignore[misc]
         whole = str(event.body.tsxState.src.rdata.wholeMsg)
         if whole.startswith("SIP/2.0 "):
             line = whole.split("\r\n", 1)[0][len("SIP/2.0 ") :].strip()
-            if not self.outcome.responses or self.outcome.responses[-1] != line:
-                self.outcome.responses.append(line)
             self.outcome.last_response = line
 
     def onCallState(self, prm: Any) -> None:

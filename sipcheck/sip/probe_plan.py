@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,6 @@ class ProbeOutcome:
     last_response: str | None = None  # the status line of the last response from the network
     shed: bool = False
     callee: PartyOutcome | None = None  # set when the probe also answers the forwarded call
-    responses: list[str] = field(default_factory=list)
     placed_at: float | None = None  # wall-clock seconds (time.time()) of the INVITE
     ended_at: float | None = None  # ... and of the caller leg's end
 
