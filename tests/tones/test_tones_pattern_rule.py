@@ -6,39 +6,21 @@ Every recording goes through real G.711: the project's codec and CPython's indep
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pytest
+from g711pair import Codec, through
 
 from sipcheck.cli.main import main
-from sipcheck.tones import g711, validate_audio
-from sipcheck.tones.levels import FloatArray, from_pcm16, to_pcm16
+from sipcheck.tones import validate_audio
+from sipcheck.tones.levels import FloatArray
 from sipcheck.tones.profiles import ParametricProfile, PatternKind, load_profile
 from sipcheck.tones.synth import synthesize
 from sipcheck.tones.wavio import write_wav
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
-
 RATE = 8000
-Codec = tuple[Literal["sipcheck", "audioop"], g711.Codec]
 CODECS: list[Codec] = [("sipcheck", "pcmu"), ("audioop", "pcma"), ("audioop", "pcmu")]
-
-
-def _through(x: FloatArray, codec: Codec) -> FloatArray:
-    """``x`` encoded and decoded by one G.711 implementation."""
-    impl, law = codec
-    pcm = to_pcm16(x)
-    if impl == "sipcheck":
-        return from_pcm16(g711.decode(g711.encode(pcm, law), law))
-    raw = pcm.astype("<i2").tobytes()
-    coded = audioop.lin2ulaw(raw, 2) if law == "pcmu" else audioop.lin2alaw(raw, 2)
-    back = audioop.ulaw2lin(coded, 2) if law == "pcmu" else audioop.alaw2lin(coded, 2)
-    return from_pcm16(np.frombuffer(back, dtype="<i2"))
 
 
 def _profile(name: str) -> ParametricProfile:
@@ -66,7 +48,7 @@ def _silence(ms: float) -> FloatArray:
 @pytest.mark.parametrize("codec", CODECS)
 def test_fixed_pattern_played_once_passes(codec: Codec) -> None:
     p = _profile("example-call-start")
-    result = validate_audio(_through(_tone(p), codec), RATE, p)
+    result = validate_audio(through(_tone(p), codec), RATE, p)
     assert result.passed, result.failures
     assert result.pattern == "fixed" and len(result.bursts) == 2
 
@@ -75,18 +57,18 @@ def test_fixed_pattern_played_once_passes(codec: Codec) -> None:
 def test_fixed_pattern_played_twice_fails_as_a_repeat(codec: Codec) -> None:
     p = _profile("example-call-start")
     four = _bursts(p, 4)  # the two-beep pattern twice, at the pattern's own spacing
-    result = validate_audio(_through(_tone(four), codec), RATE, p)
+    result = validate_audio(through(_tone(four), codec), RATE, p)
     assert result.failure_codes == ("pattern_repeated",), result.failures
     assert len(result.unmatched_segments) == 2
     paused = np.concatenate([_tone(p, tail_ms=0), _silence(700), _tone(p, lead_ms=0)])
-    again = validate_audio(_through(paused, codec), RATE, p)
+    again = validate_audio(through(paused, codec), RATE, p)
     assert again.failure_codes == ("pattern_repeated",), again.failures
 
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_fixed_pattern_with_one_extra_beep_fails(codec: Codec) -> None:
     p = _profile("example-call-start")
-    result = validate_audio(_through(_tone(_bursts(p, 3)), codec), RATE, p)
+    result = validate_audio(through(_tone(_bursts(p, 3)), codec), RATE, p)
     assert result.failure_codes == ("extra_burst",), result.failures
     assert "after the pattern" in result.failures[0].message
 
@@ -96,7 +78,7 @@ def test_fixed_pattern_followed_by_a_second_tone_fails(codec: Codec) -> None:
     p = _profile("example-call-start")
     other = _profile("jp-busy").model_copy(update={"pattern": "fixed"})
     x = np.concatenate([_tone(p, tail_ms=0), _tone(_bursts(other, 1), lead_ms=50)])
-    result = validate_audio(_through(x, codec), RATE, p)
+    result = validate_audio(through(x, codec), RATE, p)
     assert result.failure_codes == ("second_tone",), result.failures
     assert "400.0 Hz" in result.failures[0].message
 
@@ -111,17 +93,17 @@ def test_the_connected_calls_audio_after_the_pattern_is_no_second_tone(codec: Co
         frequency_factor=1.75
     )
     to_the_end = np.concatenate([_tone(p, tail_ms=0), _tone(caller, lead_ms=20, tail_ms=0)])
-    result = validate_audio(_through(to_the_end, codec), RATE, p)
+    result = validate_audio(through(to_the_end, codec), RATE, p)
     assert result.passed, result.failures
     assert any(abs(s.frequencies_hz[0] - 700.0) < 5 for s in result.unmatched_segments)
     stopped = np.concatenate([to_the_end, _silence(1000)])
-    assert validate_audio(_through(stopped, codec), RATE, p).failure_codes == ("second_tone",)
+    assert validate_audio(through(stopped, codec), RATE, p).failure_codes == ("second_tone",)
 
 
 def test_text_report_lists_every_unmatched_burst(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = _profile("example-call-start")
     wav = tmp_path / "twice.wav"
-    write_wav(wav, _through(_tone(_bursts(p, 4)), ("audioop", "pcmu")), RATE)
+    write_wav(wav, through(_tone(_bursts(p, 4)), ("audioop", "pcmu")), RATE)
     assert main(["tone", "verify", str(wav), "--profile", "example-call-start"]) == 1
     out = capsys.readouterr().out
     unmatched = [line for line in out.splitlines() if line.strip().startswith("unmatched:")]
@@ -138,7 +120,7 @@ def test_text_report_lists_every_unmatched_burst(tmp_path: Path, capsys: pytest.
 def test_cadence_with_more_cycles_passes_and_every_cycle_is_checked(codec: Codec, extra: int) -> None:
     p = _profile("jp-busy")
     n = 3 + extra
-    result = validate_audio(_through(_tone(_bursts(p, n), tail_ms=0), codec), RATE, p)
+    result = validate_audio(through(_tone(_bursts(p, n), tail_ms=0), codec), RATE, p)
     assert result.passed, result.failures
     assert result.pattern == "cadence"
     assert [b.burst for b in result.bursts if b.measured is not None] == list(range(n))
@@ -149,7 +131,7 @@ def test_cadence_with_more_cycles_passes_and_every_cycle_is_checked(codec: Codec
 def test_cadence_cut_by_the_end_of_the_recording_passes(codec: Codec) -> None:
     p = _profile("jp-busy")
     x = _tone(_bursts(p, 6), tail_ms=0)[: round(5.55 * RATE)]  # 300 ms into the sixth burst
-    result = validate_audio(_through(x, codec), RATE, p)
+    result = validate_audio(through(x, codec), RATE, p)
     assert result.passed, result.failures
     assert len(result.bursts) == 6 and result.bursts[-1].measured is not None
 
@@ -159,7 +141,7 @@ def test_a_further_cycle_off_frequency_fails_for_that_burst(codec: Codec) -> Non
     p = _profile("jp-busy")
     sharp = _bursts(p, 1).with_offsets(frequency_factor=1.05)
     x = np.concatenate([_tone(p, tail_ms=0), _tone(sharp, lead_ms=0)])
-    result = validate_audio(_through(x, codec), RATE, p)
+    result = validate_audio(through(x, codec), RATE, p)
     assert result.failure_codes == ("frequency_out_of_tolerance",), result.failures
     assert result.failures[0].burst == 3
 
@@ -168,14 +150,14 @@ def test_a_further_cycle_off_frequency_fails_for_that_burst(codec: Codec) -> Non
 def test_a_burst_off_the_cadence_fails(codec: Codec) -> None:
     p = _profile("jp-busy")
     x = np.concatenate([_tone(p, tail_ms=0), _silence(300), _tone(_bursts(p, 1), lead_ms=0)])
-    result = validate_audio(_through(x, codec), RATE, p)
+    result = validate_audio(through(x, codec), RATE, p)
     assert result.failure_codes == ("cadence_broken",), result.failures
 
 
 @pytest.mark.parametrize("codec", CODECS)
 def test_cadence_shorter_than_its_minimum_fails(codec: Codec) -> None:
     p = _profile("jp-busy")
-    result = validate_audio(_through(_tone(_bursts(p, 2)), codec), RATE, p)
+    result = validate_audio(through(_tone(_bursts(p, 2)), codec), RATE, p)
     assert result.failure_codes == ("too_few_cycles",), result.failures
     assert "2 burst(s), 1 short of the profile's minimum of 3" in result.failures[0].message
 
@@ -183,7 +165,7 @@ def test_cadence_shorter_than_its_minimum_fails(codec: Codec) -> None:
 @pytest.mark.parametrize("codec", CODECS)
 def test_ringback_cadence_goes_on(codec: Codec) -> None:
     p = _profile("jp-ringback")
-    result = validate_audio(_through(_tone(_bursts(p, 4), tail_ms=0), codec), RATE, p)
+    result = validate_audio(through(_tone(_bursts(p, 4), tail_ms=0), codec), RATE, p)
     assert result.passed, result.failures
     assert len(result.bursts) == 4
 
@@ -196,7 +178,7 @@ def test_the_profile_declares_the_rule(pattern: PatternKind, codes: tuple[str, .
     """The same recording (a pattern heard twice) and the same segments: the profile's ``pattern``
     alone decides whether the repeat is a failure."""
     p = _profile("example-call-start").model_copy(update={"pattern": pattern})
-    result = validate_audio(_through(_tone(_bursts(p, 4)), ("sipcheck", "pcma")), RATE, p)
+    result = validate_audio(through(_tone(_bursts(p, 4)), ("sipcheck", "pcma")), RATE, p)
     assert result.failure_codes == codes, result.failures
 
 
@@ -209,5 +191,5 @@ def test_noise_around_the_pattern_breaks_no_rule(name: str, codec: Codec) -> Non
     x = _tone(p, tail_ms=3000)
     tone_power = float(np.mean(x[np.abs(x) > 0] ** 2))
     noise = np.random.default_rng(11).normal(0.0, np.sqrt(tone_power / 10**1.5), len(x))
-    result = validate_audio(_through(x + noise, codec), RATE, p)
+    result = validate_audio(through(x + noise, codec), RATE, p)
     assert result.passed, result.failures

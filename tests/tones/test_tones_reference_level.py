@@ -6,38 +6,20 @@ goes through real G.711 (the project's codec and CPython's independent `audioop`
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pytest
+from g711pair import Codec, through
 
-from sipcheck.tones import g711, validate_file
-from sipcheck.tones.levels import FloatArray, from_pcm16, to_pcm16
+from sipcheck.tones import validate_file
 from sipcheck.tones.profiles import ParametricProfile, ReferenceProfile, load_profile
 from sipcheck.tones.result import ValidationResult
 from sipcheck.tones.synth import synthesize
 from sipcheck.tones.wavio import write_wav
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
-
-Codec = tuple[Literal["sipcheck", "audioop"], g711.Codec]
 CODECS: list[Codec] = [("sipcheck", "pcma"), ("audioop", "pcmu")]
 LEAD_MS = 250.0  # silence before the tone in the reference file itself
-
-
-def _through(x: FloatArray, codec: Codec) -> FloatArray:
-    impl, law = codec
-    pcm = to_pcm16(x)
-    if impl == "sipcheck":
-        return from_pcm16(g711.decode(g711.encode(pcm, law), law))
-    raw = pcm.astype("<i2").tobytes()
-    coded = audioop.lin2ulaw(raw, 2) if law == "pcmu" else audioop.lin2alaw(raw, 2)
-    back = audioop.ulaw2lin(coded, 2) if law == "pcmu" else audioop.alaw2lin(coded, 2)
-    return from_pcm16(np.frombuffer(back, dtype="<i2"))
 
 
 def _official() -> ParametricProfile:
@@ -71,7 +53,7 @@ def _received(
 ) -> Path:
     tone = _official().with_offsets(level_offset_db=level_db, duration_factor=duration)
     path = tmp_path / "call.wav"
-    write_wav(path, _through(synthesize(tone, 8000, lead_ms=lead_ms, tail_ms=600), codec), 8000)
+    write_wav(path, through(synthesize(tone, 8000, lead_ms=lead_ms, tail_ms=600), codec), 8000)
     return path
 
 
@@ -132,7 +114,7 @@ def test_a_late_copy_fails_its_start_offset(tmp_path: Path, codec: Codec) -> Non
 def test_a_copy_off_frequency_fails_the_spectral_match(tmp_path: Path, codec: Codec) -> None:
     sharp = _official().with_offsets(frequency_factor=1.05)
     path = tmp_path / "sharp.wav"
-    write_wav(path, _through(synthesize(sharp, 8000, lead_ms=100, tail_ms=500), codec), 8000)
+    write_wav(path, through(synthesize(sharp, 8000, lead_ms=100, tail_ms=500), codec), 8000)
     assert "reference_spectrum_mismatch" in validate_file(path, _reference(tmp_path)).failure_codes
 
 
@@ -143,7 +125,7 @@ def test_a_copy_on_a_noisy_line_passes(tmp_path: Path, codec: Codec) -> None:
     power = float(np.mean(x[np.abs(x) > 0] ** 2))
     noisy = x + np.random.default_rng(5).normal(0.0, np.sqrt(power / 100.0), len(x))
     path = tmp_path / "noisy.wav"
-    write_wav(path, _through(noisy, codec), 8000)
+    write_wav(path, through(noisy, codec), 8000)
     result = validate_file(path, _reference(tmp_path))
     assert result.passed, result.failures
     assert result.reference is not None
