@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sipcheck.model import Block, Certification, ResolvedOperator, Suspension
+from sipcheck.model import Block, Certification, ResolvedOperator, Rule, Suspension
 from sipcheck.numbers import InvalidNumber, PhoneNumber
 
 
@@ -47,7 +47,8 @@ class Facts:
     "never issued" depends on ``designations_as_of``: the as-of date of the loaded designation
     data for the number's range, None when the data does not cover the range (then the
     absence of a block says nothing). ``designated`` is None when the block's operator is
-    not known.
+    not known. ``rules`` lists every rule that covers the number, in force or not: whether one is
+    in force on the day is the policy's to say.
     """
 
     input: str
@@ -63,6 +64,7 @@ class Facts:
     available: bool = True
     from_snapshot: bool = False
     designations_as_of: date | None = None
+    rules: tuple[Rule, ...] = ()  # range/stock suspensions and overrides covering the number (`rules.py`)
 
     @classmethod
     def invalid(cls, text: str, error: InvalidNumber, data_version: str = "") -> Facts:

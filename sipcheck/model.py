@@ -37,6 +37,7 @@ class Component(StrEnum):
     WHOLESALE = "wholesale"
     TRUNKS = "trunks"
     SUSPENSIONS = "suspensions"
+    RULES = "rules"  # range and stock suspensions, overrides (`Rule`): optional, replaced whole per change
 
 
 REQUIRED_COMPONENTS: tuple[Component, ...] = (
@@ -150,7 +151,51 @@ class Trunk:
     operator: str
 
 
-Record = Block | Operator | Certification | Wholesale | Suspension | Trunk
+class RuleAction(StrEnum):
+    """What a `Rule` does to the numbers it covers."""
+
+    SUSPEND = "suspend"  # a range or an operator's whole stock suspended (police request): `suspended`
+    ALLOW = "allow"  # an override correcting a false positive: `override_allow`
+    DENY = "deny"  # an override blocking in an emergency: `override_deny`
+
+
+class RuleScope(StrEnum):
+    """How a rule names its numbers (kept for display and audit; matching uses prefixes/operator)."""
+
+    NUMBER = "number"  # one national number
+    PREFIX = "prefix"  # every number starting with a national prefix
+    RANGE = "range"  # a from–to range of equal-length national numbers, held as its prefix cover
+    OPERATOR = "operator"  # an operator's stock: blocks designated to it, wholesale ranges it serves
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A suspension of many numbers at once, or an override, as one record with its paperwork.
+
+    Matching is by ``prefixes`` (national, longest first among overrides) or ``operator`` (an
+    operator id, matched against the designated and the serving operator of a number). ``until``
+    is the last JST day the rule is in force (None: until removed); `policy.decide` ignores a rule
+    past it. ``target`` is the rule as its author wrote it (``0501234``, ``0312340000..0312349999``).
+    """
+
+    id: str
+    action: RuleAction
+    scope: RuleScope
+    target: str
+    prefixes: tuple[str, ...] = ()
+    operator: str = ""
+    reason: str = ""
+    reference: str | None = None  # the police request, the ticket
+    source: str | None = None
+    author: str | None = None
+    created: datetime | None = None
+    until: date | None = None
+
+    def in_force(self, day: date) -> bool:
+        return self.until is None or day <= self.until
+
+
+Record = Block | Operator | Certification | Wholesale | Suspension | Trunk | Rule
 
 
 @dataclass(frozen=True, slots=True)

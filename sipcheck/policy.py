@@ -23,8 +23,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sipcheck.facts import Facts, OperatorFacts, Role
-from sipcheck.model import CertStatus
+from sipcheck.model import CertStatus, Rule, RuleAction
 from sipcheck.numbers import NumberKind, no_number_kind
+from sipcheck.rules import winning_override
 from sipcheck.verdict import SEVERITY, Action, OperatorView, Reason, SipMapping, Verdict
 
 DEFAULT_ACTIONS: dict[Reason, Action] = {
@@ -50,7 +51,13 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
     Reason.SERVING_OPERATOR_REVOKED: Action.BLOCK,
     # An upstream trunk partner losing certification should be looked at, not cut off mid-traffic.
     Reason.INGRESS_OPERATOR_REVOKED: Action.FLAG,
+    Reason.OVERRIDE_ALLOW: Action.ALLOW,
+    Reason.OVERRIDE_DENY: Action.BLOCK,
 }
+
+OVERRIDE_PROOF: frozenset[Reason] = frozenset({Reason.SUSPENDED})
+"""What an allow override does not lift: a suspension is a police request, not a screening
+judgement an operator may correct; it ends when the request is withdrawn (the feed removes it)."""
 for _role in Role:
     for _status in (CertStatus.UNCERTIFIED, CertStatus.PROVISIONAL, CertStatus.EXPIRED):
         DEFAULT_ACTIONS[Reason.for_operator(_role.value, _status)] = Action.FLAG
@@ -277,6 +284,7 @@ _Outcome = tuple[
     tuple[Reason, ...],
     tuple[OperatorView, ...],
     SipMapping,
+    tuple[Rule, ...],
 ]
 
 
@@ -305,10 +313,11 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         facts.from_snapshot,
         facts.data_version,
         today,
+        facts.rules,
     )
     hit = policy._outcomes.get(key)
     if hit is not None and hit[0] is designated and hit[1] is serving and hit[2] is ingress:
-        return Verdict(hit[3], hit[4], facts.input, number, hit[5], facts.data_version, hit[6], None)
+        return Verdict(hit[3], hit[4], facts.input, number, hit[5], facts.data_version, hit[6], None, hit[7])
     verdict = _decide(facts, policy, today)
     if len(policy._outcomes) > 65536:
         policy._outcomes.clear()
@@ -320,6 +329,7 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         verdict.reasons,
         verdict.operators,
         verdict.sip,
+        verdict.rules,
     )
     return verdict
 
@@ -327,13 +337,16 @@ def decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
 def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
     reasons: list[Reason] = []
     views: list[OperatorView] = []
+    applied: tuple[Rule, ...] = ()
     number = facts.number
     if facts.error is not None or number is None:
         reasons.append(Reason.INVALID_NUMBER)
     elif not facts.available:
         reasons.append(Reason.DATA_UNAVAILABLE)
     else:
-        if facts.suspension is not None:
+        if facts.rules:
+            applied = _rules_in_force(facts.rules, today)
+        if facts.suspension is not None or any(r.action is RuleAction.SUSPEND for r in applied):
             reasons.append(Reason.SUSPENDED)
         if number.kind is NumberKind.INTERNATIONAL:
             reasons.append(Reason.INTERNATIONAL_NUMBER)
@@ -350,10 +363,19 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
             reasons.append(Reason.INGRESS_UNKNOWN)
         if facts.from_snapshot:
             reasons.append(Reason.DATA_FROM_SNAPSHOT)
+        for rule in applied:
+            if rule.action is RuleAction.DENY:
+                reasons.append(Reason.OVERRIDE_DENY)
+            elif rule.action is RuleAction.ALLOW:
+                reasons.append(Reason.OVERRIDE_ALLOW)
     actions = policy.actions
     action = Action.ALLOW
     worst = 0
-    for reason in reasons:
+    counted: list[Reason] | tuple[Reason, ...] = reasons
+    if Reason.OVERRIDE_ALLOW in reasons:
+        # The override speaks instead of the screening reasons (they stay listed: the verdict says why).
+        counted = tuple(r for r in reasons if r is Reason.OVERRIDE_ALLOW or r in OVERRIDE_PROOF)
+    for reason in counted:
         candidate = actions[reason]
         if SEVERITY[candidate] > worst:
             worst = SEVERITY[candidate]
@@ -368,7 +390,16 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         data_version=facts.data_version,
         sip=policy.sip_mapping(action, reason_tuple, facts.data_version),
         error=facts.error,
+        rules=applied,
     )
+
+
+def _rules_in_force(rules: tuple[Rule, ...], today: date) -> tuple[Rule, ...]:
+    """The rules that speak for a number on ``today``: every suspension in force, and the one
+    override that wins (`rules.winning_override`), last."""
+    suspensions = tuple(r for r in rules if r.action is RuleAction.SUSPEND and r.in_force(today))
+    override = winning_override(rules, today)
+    return (*suspensions, override) if override is not None else suspensions
 
 
 def _designation_reasons(facts: Facts, policy: CompiledPolicy, today: date, reasons: list[Reason]) -> None:

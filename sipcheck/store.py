@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 
@@ -29,12 +29,14 @@ from sipcheck.model import (
     Operator,
     OperatorIndex,
     Part,
+    Rule,
     Suspension,
     Trunk,
     Wholesale,
     coverage_rows,
 )
 from sipcheck.numbers import PhoneNumber
+from sipcheck.rules import EMPTY_RULES, RuleSet
 
 
 class StoreError(RuntimeError):
@@ -59,6 +61,11 @@ class FactStore(Protocol):
 
     def remove_suspensions(self, numbers: Iterable[str]) -> int: ...
 
+    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+        """Add (or replace, by id) and remove rules as one publish of the rules component: every
+        process sees all of the change or none of it. Raises `RuleError` for an unknown id."""
+        ...
+
     def part(self, component: Component) -> Part:
         """The live contents of one component (for exports, batch screens and partial reloads)."""
         ...
@@ -66,6 +73,17 @@ class FactStore(Protocol):
     def status(self) -> DataStatus: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    """What a rule change did: the new data version, the ids added (or replaced) and removed, and
+    how many rules are live after it."""
+
+    data_version: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    total: int
 
 
 def _by_number(records: Iterable[object]) -> dict[str, Suspension]:
@@ -85,6 +103,7 @@ class TableSet:
         "designated",
         "index",
         "parts",
+        "rules",
         "suspensions",
         "trunks",
         "versions",
@@ -139,13 +158,27 @@ class TableSet:
             if isinstance(r, Trunk)
         }
         self.suspensions = _by_number(self._records(Component.SUSPENSIONS))
+        self.rules = _rule_set(self._records(Component.RULES))
+
+    def _clone(self) -> TableSet:
+        clone = TableSet.__new__(TableSet)
+        for name in TableSet.__slots__:
+            setattr(clone, name, getattr(self, name))
+        return clone
+
+    def with_rules(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
+        """A copy sharing every compiled table but the rules (a rule change touches nothing else)."""
+        clone = self._clone()
+        clone.parts = {**self.parts, Component.RULES: part}
+        clone.versions = dict(versions)
+        clone.data_version = data_version
+        clone.rules = _rule_set(part.records)
+        return clone
 
     def with_suspensions(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
         """A copy sharing every compiled table but the suspensions: a suspension reload (the feed's
         full snapshot) leaves blocks and operators alone, so a snapshot need not recompile them."""
-        clone = TableSet.__new__(TableSet)
-        for name in TableSet.__slots__:
-            setattr(clone, name, getattr(self, name))
+        clone = self._clone()
         clone.parts = {**self.parts, Component.SUSPENSIONS: part}
         clone.versions = dict(versions)
         clone.data_version = data_version
@@ -171,6 +204,16 @@ class TableSet:
                         if designated is None or candidate.id != designated.id or not candidate.id:
                             serving = candidate
                         break
+        rules = self.rules
+        matched = (
+            rules.match(
+                number.national,
+                designated.id if designated is not None else "",
+                serving.id if serving is not None else "",
+            )
+            if rules.count
+            else ()
+        )
         # Positional: keyword arguments cost a tenth of a lookup on the call path (order: see Facts).
         return Facts(
             text,
@@ -186,6 +229,7 @@ class TableSet:
             True,
             False,
             self.coverage.get(number.range),
+            matched,
         )
 
     def counts(self) -> dict[Component, int]:
@@ -194,6 +238,7 @@ class TableSet:
             Component.WHOLESALE: len(self.wholesale),
             Component.TRUNKS: len(self.trunks),
             Component.SUSPENSIONS: len(self.suspensions),
+            Component.RULES: self.rules.count,
         }
         for component in (Component.OPERATORS, Component.CERTIFICATIONS):
             sizes[component] = len(self._records(component))
@@ -218,6 +263,21 @@ class TableSet:
             blocks = self.parts.get(Component.BLOCKS)
             self._coverage_rows = coverage_rows(blocks) if blocks is not None else ()
         return DataStatus(self.data_version, tuple(components), backend, self._coverage_rows)
+
+
+def live_operator_ids(store: FactStore) -> frozenset[str]:
+    """The operator ids of the live data (operators and certified-list entries): what a stock
+    suspension may name. Read through `part`, so any store answers it the same way."""
+    index = OperatorIndex(
+        (r for r in store.part(Component.OPERATORS).records if isinstance(r, Operator)),
+        (r for r in store.part(Component.CERTIFICATIONS).records if isinstance(r, Certification)),
+    )
+    return frozenset(op for op in index.operators if op)
+
+
+def _rule_set(records: Iterable[object]) -> RuleSet:
+    rules = [r for r in records if isinstance(r, Rule)]
+    return RuleSet(rules) if rules else EMPTY_RULES
 
 
 def empty_part(component: Component) -> Part:
@@ -251,17 +311,27 @@ class MemoryStore:
         return self._tables.facts(number, ingress, text)
 
     def publish(self, parts: Mapping[Component, Part]) -> str:
-        now = datetime.now(UTC)
         with self._lock:
-            self._generation += 1
-            version = str(self._generation)
-            merged = dict(self._tables.parts)
-            versions = dict(self._tables.versions)
-            for component, part in parts.items():
-                merged[component] = part if part.loaded_at else replace(part, loaded_at=now)
-                versions[component] = version
+            return self._publish_locked(parts)
+
+    def _publish_locked(self, parts: Mapping[Component, Part]) -> str:
+        now = datetime.now(UTC)
+        self._generation += 1
+        version = str(self._generation)
+        old = self._tables
+        merged = dict(old.parts)
+        if old.versions.get(Component.SUSPENSIONS):
+            # Incremental changes live in the dict, not in the loaded part: carry them over.
+            merged[Component.SUSPENSIONS] = self.part(Component.SUSPENSIONS)
+        versions = dict(old.versions)
+        for component, part in parts.items():
+            merged[component] = part if part.loaded_at else replace(part, loaded_at=now)
+            versions[component] = version
+        if set(parts) == {Component.RULES} and old.versions:
+            self._tables = old.with_rules(merged[Component.RULES], versions, version)
+        else:
             self._tables = TableSet(merged, versions, version)
-            return version
+        return version
 
     def add_suspensions(self, items: Iterable[Suspension]) -> int:
         with self._lock:
@@ -276,6 +346,13 @@ class MemoryStore:
                 if self._tables.suspensions.pop(number, None) is not None:
                     removed += 1
             return removed
+
+    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+        with self._lock:
+            rules, added, removed = self._tables.rules.changed(add, remove)
+            part = Part(Component.RULES, tuple(rules.rules.values()))
+            version = self._publish_locked({Component.RULES: part})
+            return RuleChange(version, tuple(added), tuple(removed), rules.count)
 
     def part(self, component: Component) -> Part:
         tables = self._tables

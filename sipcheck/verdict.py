@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sipcheck.model import CertStatus
+from sipcheck.model import CertStatus, Rule
 from sipcheck.numbers import InvalidNumber, PhoneNumber
 
 
@@ -50,6 +50,8 @@ class Reason(StrEnum):
     INGRESS_OPERATOR_PROVISIONAL = "ingress_operator_provisional"
     INGRESS_OPERATOR_EXPIRED = "ingress_operator_expired"
     INGRESS_OPERATOR_REVOKED = "ingress_operator_revoked"
+    OVERRIDE_ALLOW = "override_allow"  # an operator's allow override: lifts every reason but a suspension
+    OVERRIDE_DENY = "override_deny"  # an operator's deny override (an emergency block)
 
     @classmethod
     def for_operator(cls, role: str, status: CertStatus) -> Reason:
@@ -86,6 +88,22 @@ class OperatorView:
         }
 
 
+def rule_dict(rule: Rule) -> dict[str, Any]:
+    """A rule as verdicts, the admin API and the audit trail show it."""
+    return {
+        "id": rule.id,
+        "action": rule.action.value,
+        "scope": rule.scope.value,
+        "target": rule.target,
+        "reason": rule.reason or None,
+        "reference": rule.reference,
+        "source": rule.source,
+        "author": rule.author,
+        "created": rule.created.isoformat() if rule.created else None,
+        "until": rule.until.isoformat() if rule.until else None,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SipMapping:
     """How the verdict goes into SIP: reject with ``code`` or continue with ``headers`` added."""
@@ -114,6 +132,7 @@ class Verdict:
     data_version: str
     sip: SipMapping
     error: InvalidNumber | None = None
+    rules: tuple[Rule, ...] = ()  # the rules in force that gave a reason (suspensions, the override)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape shared by the CLI's --json, the HTTP API and the batch screen."""
@@ -135,4 +154,5 @@ class Verdict:
             "operators": [op.to_dict() for op in self.operators],
             "data_version": self.data_version,
             "sip": self.sip.to_dict(),
+            "rules": [rule_dict(r) for r in self.rules],
         }

@@ -14,7 +14,7 @@ from typing import Any
 from sipcheck import __version__
 from sipcheck.api.errors import ERROR_CODES
 from sipcheck.api.routes import JSON, Route, ref
-from sipcheck.model import Component
+from sipcheck.model import Component, RuleAction, RuleScope
 from sipcheck.numbers import NumberKind
 from sipcheck.verdict import Action, Reason
 
@@ -55,6 +55,11 @@ SCHEMAS: dict[str, Any] = {
                         "valid_until": _NULLABLE_STR,
                     },
                 },
+            },
+            "rules": {
+                "type": "array",
+                "description": "the rules in force that gave a reason (range/stock suspensions, override)",
+                "items": ref("Rule"),
             },
             "data_version": {"type": "string"},
             "sip": {
@@ -171,6 +176,63 @@ SCHEMAS: dict[str, Any] = {
             "as_of": {"type": ["string", "null"], "format": "date"},
             "sources": {"type": "array", "items": {"type": "string"}},
         },
+    },
+    "Rule": {
+        "type": "object",
+        "required": ["id", "action", "scope", "target"],
+        "properties": {
+            "id": {"type": "string", "description": "action:scope:target; the same rule added twice is one"},
+            "action": {"enum": [a.value for a in RuleAction]},
+            "scope": {"enum": [s.value for s in RuleScope]},
+            "target": {"type": "string"},
+            "reason": _NULLABLE_STR,
+            "reference": _NULLABLE_STR,
+            "source": _NULLABLE_STR,
+            "author": _NULLABLE_STR,
+            "created": _NULLABLE_STR,
+            "until": _NULLABLE_STR,
+        },
+    },
+    "RuleInput": {
+        "type": "object",
+        "required": ["action"],
+        "additionalProperties": False,
+        "description": "exactly one of number, prefix, from+to, operator",
+        "properties": {
+            "action": {"enum": [a.value for a in RuleAction]},
+            "number": {"type": "string", "example": "03-5253-5111"},
+            "prefix": {"type": "string", "example": "050-1000"},
+            "from": {"type": "string", "example": "0352535000"},
+            "to": {"type": "string", "example": "0352535999"},
+            "operator": {"type": "string", "description": "an operator id (stock suspension only)"},
+            "reason": {"type": "string"},
+            "reference": {"type": "string", "description": "required for a suspension (the police request)"},
+            "source": {"type": "string"},
+            "until": {"type": "string", "format": "date", "description": "last JST day in force"},
+        },
+    },
+    "RuleChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "add": {"type": "array", "items": ref("RuleInput")},
+            "remove": {"type": "array", "items": {"type": "string"}, "description": "rule ids"},
+        },
+    },
+    "RuleChangeResult": {
+        "type": "object",
+        "required": ["added", "removed", "total", "data_version"],
+        "properties": {
+            "added": {"type": "array", "items": {"type": "string"}},
+            "removed": {"type": "array", "items": {"type": "string"}},
+            "total": {"type": "integer"},
+            "data_version": {"type": "string"},
+        },
+    },
+    "RuleList": {
+        "type": "object",
+        "required": ["rules", "data_version"],
+        "properties": {"rules": {"type": "array", "items": ref("Rule")}, "data_version": {"type": "string"}},
     },
     "SuspensionChange": {
         "type": "object",

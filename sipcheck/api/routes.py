@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from sipcheck.api import admin, check, ops
+from sipcheck.api import admin, check, ops, rules
 from sipcheck.api.context import Api
 
 Handler = Callable[[Api, web.Request], Awaitable[web.StreamResponse]]
@@ -199,6 +199,56 @@ ROUTES: Final[tuple[Route, ...]] = (
             "body_too_large",
             "unsupported_media_type",
             "import_failed",
+            "store_unavailable",
+        ),
+    ),
+    Route(
+        "GET",
+        "/v1/rules",
+        rules.list_rules,
+        "listRules",
+        "The live range and stock suspensions and overrides",
+        "data",
+        auth=True,
+        responses={200: ("the rules, by id", JSON, ref("RuleList"))},
+        errors=("unauthorized", "store_unavailable"),
+    ),
+    Route(
+        "POST",
+        "/v1/rules",
+        rules.change_rules,
+        "changeRules",
+        "Add and remove range/stock suspensions and overrides (all or nothing, in force at once everywhere)",
+        "data",
+        auth=True,
+        body=Body(
+            "rules to add (exactly one of number, prefix, from+to, operator each) and rule ids to remove",
+            {
+                JSON: {
+                    "schema": ref("RuleChange"),
+                    "example": {
+                        "add": [
+                            {"action": "suspend", "prefix": "050-1000", "reference": "NPA-2026-0412"},
+                            {"action": "suspend", "operator": "op-example", "reference": "NPA-2026-0413"},
+                            {
+                                "action": "allow",
+                                "number": "03-5253-5111",
+                                "reason": "false positive",
+                                "until": "2026-12-31",
+                            },
+                        ],
+                        "remove": ["deny:prefix:0501234"],
+                    },
+                }
+            },
+        ),
+        responses={200: ("applied", JSON, ref("RuleChangeResult"))},
+        errors=(
+            "unauthorized",
+            "invalid_json",
+            "bad_request",
+            "invalid_items",
+            "body_too_large",
             "store_unavailable",
         ),
     ),

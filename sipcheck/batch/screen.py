@@ -324,6 +324,10 @@ def screen_array(
                 codes_of[peer] = -2 if trunk is None else tables.trunks.get(trunk, -1)
         ingress_code = np.fromiter(map(codes_of.__getitem__, ingress), dtype=np.int64, count=count)
 
+    # Rules: the longest rule prefix a row falls under decides every prefix rule it matches (the
+    # shorter ones are prefixes of that one); operator rules follow from the operators in the signature.
+    rule_key = _longest_prefix(tables.rule_maps, value, nlen, japanese) if tables.rule_maps else None
+
     # Pack the facts into one signature per row. Invalid rows have no other facts.
     valid = kind >= 0
     radix = tables.slot_count + 2
@@ -333,8 +337,12 @@ def screen_array(
     signature = signature * radix + np.where(valid, serving + 1, 0)
     signature = signature * radix + np.where(valid, ingress_code + 2, 0)
     signature = signature * 2 + (valid & suspended)
-    if (len(KINDS) - KIND_LOWEST) * 3 * (len(tables.coverage_dates) + 1) * radix**3 * 2 >= 2**63:
-        raise ValueError(f"too many operators ({tables.slot_count}) for a 64-bit fact signature")
+    rule_radix = 1
+    if rule_key is not None:
+        rule_radix = len(tables.rules.prefixes()) + 1
+        signature = signature * rule_radix + np.where(valid, np.maximum(rule_key, 0), 0)
+    if (len(KINDS) - KIND_LOWEST) * 3 * (len(tables.coverage_dates) + 1) * radix**3 * 2 * rule_radix >= 2**63:
+        raise ValueError(f"too many operators ({tables.slot_count}) or rules for a 64-bit fact signature")
     first, inverse = _distinct(signature)
 
     verdicts: list[Verdict] = []
@@ -453,4 +461,9 @@ def _facts_for(
         suspension=tables.suspensions.get(number.e164) if suspended else None,
         data_version=tables.data_version,
         designations_as_of=designations_as_of,
+        rules=tables.rules.match(
+            number.national,
+            slots[designated].id if designated >= 0 else "",
+            slots[serving].id if serving >= 0 else "",
+        ),
     )

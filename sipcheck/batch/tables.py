@@ -36,11 +36,13 @@ from sipcheck.model import (
     OperatorIndex,
     Part,
     ResolvedOperator,
+    Rule,
     Suspension,
     Trunk,
     Wholesale,
 )
 from sipcheck.numbers import InvalidNumber, NumberKind
+from sipcheck.rules import EMPTY_RULES, RuleSet
 from sipcheck.store import FactStore, StoreError
 
 Int64Array = npt.NDArray[np.int64]
@@ -201,6 +203,8 @@ class BatchTables:
     coverage_dates: tuple[date, ...]  # the distinct as-of dates of the covered ranges
     range_coverage: npt.NDArray[np.int8]  # per RANGES code: 1 + index into coverage_dates, 0 if uncovered
     complete: bool  # every required component loaded (see model.REQUIRED_COMPONENTS)
+    rules: RuleSet = EMPTY_RULES  # range/stock suspensions and overrides (`sipcheck.rules`)
+    rule_maps: tuple[PrefixMap, ...] = ()  # every prefix a rule names -> 1 + its index, longest first
 
     @property
     def slot_count(self) -> int:
@@ -261,6 +265,9 @@ def compile_tables(
     suspensions = {r.number: r for r in records(Component.SUSPENSIONS) if isinstance(r, Suspension)}
     suspension_maps = _by_length({"0" + e164[3:]: 1 for e164 in suspensions if e164.startswith("+81")})
 
+    rules = RuleSet(r for r in records(Component.RULES) if isinstance(r, Rule))
+    rule_maps = _by_length({prefix: i + 1 for i, prefix in enumerate(rules.prefixes())})
+
     blocks_part = parts.get(Component.BLOCKS)
     covered = {c.range: c.as_of for c in blocks_part.coverage} if blocks_part is not None else {}
     # Ranges enter a fact signature by their as-of date, not their name: a verdict depends on the date.
@@ -285,6 +292,8 @@ def compile_tables(
             [dates.index(covered[key]) + 1 if key in covered else 0 for key in RANGES], dtype=np.int8
         ),
         complete=all(c in present for c in REQUIRED_COMPONENTS),
+        rules=rules if rules.count else EMPTY_RULES,
+        rule_maps=rule_maps,
     )
 
 

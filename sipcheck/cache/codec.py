@@ -25,6 +25,9 @@ from sipcheck.model import (
     RangeCoverage,
     Record,
     ResolvedOperator,
+    Rule,
+    RuleAction,
+    RuleScope,
     Suspension,
     Trunk,
     Wholesale,
@@ -120,6 +123,43 @@ def decode_suspension(number: str, value: str) -> Suspension:
     return Suspension(number, _datetime(since), reference, source)
 
 
+def encode_rule(rule: Rule) -> str:
+    return json.dumps(
+        {
+            "action": rule.action.value,
+            "scope": rule.scope.value,
+            "target": rule.target,
+            "prefixes": list(rule.prefixes),
+            "operator": rule.operator,
+            "reason": rule.reason,
+            "reference": rule.reference,
+            "source": rule.source,
+            "author": rule.author,
+            "created": _iso(rule.created),
+            "until": _iso(rule.until),
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_rule(rule_id: str, value: str) -> Rule:
+    raw = json.loads(value)
+    return Rule(
+        rule_id,
+        RuleAction(raw["action"]),
+        RuleScope(raw["scope"]),
+        raw["target"],
+        tuple(raw.get("prefixes") or ()),
+        raw.get("operator") or "",
+        raw.get("reason") or "",
+        raw.get("reference"),
+        raw.get("source"),
+        raw.get("author"),
+        _datetime(raw.get("created")),
+        _date(raw.get("until")),
+    )
+
+
 def encode_meta(part: Part, count: int) -> str:
     """A component's metadata; for blocks also its coverage and the coverage table's counts
     (so `status` need not read 30,000 blocks to print them)."""
@@ -207,6 +247,8 @@ def encode_records(component: Component, records: tuple[Record, ...]) -> dict[st
             out[record.peer] = record.operator
         elif component is Component.SUSPENSIONS and isinstance(record, Suspension):
             out[record.number] = encode_suspension(record)
+        elif component is Component.RULES and isinstance(record, Rule):
+            out[record.id] = encode_rule(record)
         else:
             raise StoreError(
                 f"{component.value} record #{i + 1} is a {type(record).__name__}, "
@@ -226,4 +268,6 @@ def decode_records(component: Component, fields: dict[str, str]) -> tuple[Record
         return tuple(Wholesale(k, v) for k, v in fields.items())
     if component is Component.TRUNKS:
         return tuple(Trunk(k, v) for k, v in fields.items())
+    if component is Component.RULES:
+        return tuple(decode_rule(k, v) for k, v in fields.items())
     return tuple(decode_suspension(k, v) for k, v in fields.items())

@@ -21,6 +21,7 @@ the live pointer, the manifest and the data of a version together.
     {p}:wholesale:V               hash    national prefix -> operator reference
     {p}:trunks:V                  hash    ingress peer -> operator reference
     {p}:suspensions:V             hash    E.164 -> "" or JSON [since, reference, source]
+    {p}:rules:V                   hash    rule id -> JSON (range/stock suspensions, overrides: `rules.py`)
     {p}:refs:S                    hash    operator reference (as blocks/wholesale/trunks write it) -> id
     {p}:ops:S                     hash    operator id -> JSON {id, name, cert}
 """

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -41,7 +41,10 @@ from sipcheck.model import (
 )
 from sipcheck.store import StoreError
 
-STATIC_COMPONENTS = tuple(c for c in Component if c is not Component.SUSPENSIONS)
+STATIC_COMPONENTS = tuple(c for c in Component if c not in (Component.SUSPENSIONS, Component.RULES))
+"""What operator references and local snapshots' ``static`` version depend on. Suspensions and rules
+change on their own (police requests, overrides), and a change to them must not make every process
+re-read 30,000 blocks."""
 BUILD_TTL_MS = 3_600_000  # an unfinished load's keys vanish after an hour
 LOCK_TTL_MS = 600_000
 LOCK_WAIT_S = 120.0
@@ -185,6 +188,23 @@ def publish(
                 with contextlib.suppress(redis.RedisError):
                     client.delete(keys.suspbuild, keys.suspbuild_log)
             raise
+
+
+def change_rules(
+    client: redis.Redis,
+    keys: KeySpace,
+    change: Callable[[Part], Part],
+    grace_ms: float,
+    now: datetime | None = None,
+) -> tuple[str, Part]:
+    """Publish ``change(live rules part)`` as the new rules, reading and writing under the publish
+    lock: two changes made at once are both kept (neither reads the rules before the other wrote)."""
+    moment = now or datetime.now(UTC)
+    with PublishLock(client, keys):
+        _version, manifest = live_manifest(client, keys)
+        new = change(read_part(client, keys, manifest, Component.RULES))
+        encoded = {Component.RULES: codec.encode_records(Component.RULES, new.records)}
+        return _publish_locked(client, keys, {Component.RULES: new}, encoded, grace_ms, moment), new
 
 
 def _publish_locked(

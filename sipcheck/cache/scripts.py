@@ -18,19 +18,21 @@ from __future__ import annotations
 #       national number, E.164, ingress: '' = none given, '=' .. peer, or '%' .. the peer's bytes in
 #       hex when the peer contains \30 or \31 (the peer is the only free-text field). One argument
 #       instead of four per number: encoding the arguments is the client's main cost.
-# Returns {false} when nothing was ever published; else {N, static, mode, ...} where mode 2 says the live
-# data set lacks a required component (blocks, certifications, suspensions: every check meets the fail
-# policy), mode 1 (the caller's snapshot is current) is followed by one suspension per number, and mode 0
-# by the manifest's coverage field ("range=as-of,...") and then 8 values per number: suspension, block,
-# dref, djson, sref, sjson, iref, ijson (nil where absent).
+# Returns {false} when nothing was ever published; else {N, static, mode, rules, ...} where rules is the
+# live rules component's version ('' = none: the caller matches rules from its copy of that version),
+# mode 2 says the live data set lacks a required component (blocks, certifications, suspensions: every
+# check meets the fail policy), mode 1 (the caller's snapshot is current) is followed by one suspension
+# per number, and mode 0 by the manifest's coverage field ("range=as-of,...") and then 8 values per
+# number: suspension, block, dref, djson, sref, sjson, iref, ijson (nil where absent).
 LOOKUP_MANY = r"""
 local n = redis.call('GET', KEYS[1])
 if not n then return {false} end
 local p = ARGV[1]
 local m = redis.call('HMGET', p .. ':manifest:' .. n,
-  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens', 'certifications', 'coverage')
+  'static', 'suspensions', 'blocks', 'wholesale', 'trunks', 'wlens', 'certifications', 'coverage', 'rules')
 local static = m[1]
-if not (m[2] and m[3] and m[7]) then return {n, static, 2} end
+local rules = m[9] or ''
+if not (m[2] and m[3] and m[7]) then return {n, static, 2, rules} end
 local bps, nats, e164s, peers = {}, {}, {}, {}
 local count = 0
 local s = ARGV[3]
@@ -55,8 +57,8 @@ else
   for i = 1, count do susps[i] = false end
 end
 if ARGV[2] ~= '' and ARGV[2] == static then
-  local out = {n, static, 1}
-  for i = 1, count do out[i + 3] = susps[i] end
+  local out = {n, static, 1, rules}
+  for i = 1, count do out[i + 4] = susps[i] end
   return out
 end
 local refs = p .. ':refs:' .. tostring(static)
@@ -69,8 +71,8 @@ end
 local bkey = m[3] and (p .. ':blocks:' .. m[3])
 local wkey = m[4] and m[6] and m[6] ~= '' and (p .. ':wholesale:' .. m[4])
 local tkey = m[5] and (p .. ':trunks:' .. m[5])
-local out = {n, static, 0, m[8] or ''}
-local j = 4
+local out = {n, static, 0, rules, m[8] or ''}
+local j = 5
 for i = 1, count do
   local bp, national, peer = bps[i], nats[i], peers[i]
   local block, dref, djson, sref, sjson, iref, ijson = false, false, false, false, false, false, false

@@ -146,11 +146,16 @@ class Snapshot:
         suspensions = self._read_suspensions(manifest)
         complete = suspensions is not None or not manifest.get(Component.SUSPENSIONS.value)
         versions = {c: manifest.get(c.value, "") for c in Component}
+        rules_version = versions[Component.RULES]
         if old is not None and old.static == static and old.complete and suspensions is not None:
             tables = old.tables.with_suspensions(suspensions, versions, version)
+            if old.tables.versions.get(Component.RULES, "") != rules_version:
+                rules = loader.read_part(self.client, self.keys, manifest, Component.RULES)
+                tables = tables.with_rules(rules, versions, version)
         else:
             parts: dict[Component, Part] = {
-                c: loader.read_part(self.client, self.keys, manifest, c) for c in loader.STATIC_COMPONENTS
+                c: loader.read_part(self.client, self.keys, manifest, c)
+                for c in (*loader.STATIC_COMPONENTS, Component.RULES)
             }
             if suspensions is not None:
                 parts[Component.SUSPENSIONS] = suspensions
@@ -256,13 +261,15 @@ class Snapshot:
         """Subscribe, reload, follow the events; on a connection error back off (bounded), start over."""
         backoff = 0.05
         while not self._stop.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
             try:
                 pubsub.subscribe(self.keys.events, self._ping_channel)
                 self._reconnected = False
                 # redis-py reconnects a broken subscription by itself and resubscribes: messages sent
                 # in between are lost without a word. Hear of it, and start over with a reload.
-                pubsub.connection.register_connect_callback(self._on_reconnect)
+                connection = pubsub.connection
+                if connection is not None:  # set by subscribe; redis-py 8 types it Optional
+                    connection.register_connect_callback(self._on_reconnect)
                 self._resync()  # anything published while we were not listening
                 backoff = 0.05
                 self._follow(pubsub)

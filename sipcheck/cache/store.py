@@ -16,6 +16,7 @@ client with generous timeouts; errors raise `StoreError` with the cause.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -38,10 +40,13 @@ from sipcheck.cache.keys import KeySpace
 from sipcheck.cache.scripts import LOOKUP_MANY, SUSPEND
 from sipcheck.cache.snapshot import Snapshot, SnapshotState
 from sipcheck.facts import Facts, OperatorFacts, Role
-from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Suspension
+from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Rule, Suspension
 from sipcheck.numbers import PhoneNumber
+from sipcheck.rules import EMPTY_RULES, RuleSet
 from sipcheck.settings import RedisSettings
-from sipcheck.store import StoreError, TableSet
+from sipcheck.store import RuleChange, StoreError, TableSet
+
+log = logging.getLogger(__name__)
 
 FailPolicy = Literal["open", "closed", "snapshot"]
 _FULL, _CURRENT, _INCOMPLETE = 0, 1, 2  # LOOKUP_MANY reply modes (see scripts.py)
@@ -169,6 +174,7 @@ class RedisStore:
         self._decoded: dict[str, ResolvedOperator] = {}
         self._coverage_cache: dict[str, dict[str, date]] = {}
         self._last_version = ""
+        self._rules: tuple[str, RuleSet] = ("", EMPTY_RULES)  # the last rules version read, compiled
         self.snapshot: Snapshot | None = None
         self._use_snapshot = settings.local_snapshot
         self._local: Snapshot | None = None  # the snapshot when local reads are on
@@ -214,10 +220,10 @@ class RedisStore:
 
     def _make_client(self, kwargs: dict[str, Any], blocking: bool) -> redis.Redis:
         if self.settings.sentinels:
-            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
                 _parse_sentinels(self.settings.sentinels), sentinel_kwargs=self._sentinel_kwargs(), **kwargs
             )
-            client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call,unused-ignore]
                 self.settings.sentinel_service, max_connections=self.settings.pool_size
             )
             return client
@@ -268,8 +274,9 @@ class RedisStore:
             # callers opening the pool at once would time out connects that took microseconds. The check
             # budget (asyncio.timeout below) still bounds every call.
             kwargs["socket_connect_timeout"] = self._budget_s
+            kwargs["retry"] = AsyncRetry(NoBackoff(), 0)  # redis-py 8 warns about a sync Retry here
             if self.settings.sentinels:
-                sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
                     _parse_sentinels(self.settings.sentinels),
                     sentinel_kwargs=self._sentinel_kwargs(),
                     **kwargs,
@@ -490,7 +497,7 @@ class RedisStore:
             return None, _INCOMPLETE
         self._last_version = version
         mode = int(raw[2])
-        expected = {_FULL: 4 + 8 * count, _CURRENT: 3 + count, _INCOMPLETE: 3}.get(mode)
+        expected = {_FULL: 5 + 8 * count, _CURRENT: 4 + count, _INCOMPLETE: 4}.get(mode)
         if len(raw) != expected:
             raise ValueError(f"LOOKUP_MANY answered {len(raw)} values in mode {mode} for {count} checks")
         if mode == _FULL and state is not None and self.snapshot is not None:
@@ -515,16 +522,60 @@ class RedisStore:
         """
         if version is None or mode == _INCOMPLETE:
             return Facts.unavailable(text, number, ingress, version or "")
+        rules_version = raw[3] or ""
         if mode == _CURRENT:
             assert state is not None
-            facts = state.tables.facts(number, ingress, text)
-            susp = raw[3 + i]
+            tables = state.tables
+            facts = tables.facts(number, ingress, text)
+            susp = raw[4 + i]
             suspension = codec.decode_suspension(number.e164, susp) if susp is not None else None
             if facts.suspension != suspension or facts.data_version != version:
                 facts = replace(facts, suspension=suspension, data_version=version)
+            if tables.versions.get(Component.RULES, "") != rules_version:
+                facts = self._with_live_rules(facts, rules_version)
             return facts
-        j = 4 + 8 * i
-        return self._full_facts(version, raw[3], raw[j : j + 8], number, ingress, text)
+        j = 5 + 8 * i
+        facts = self._full_facts(version, raw[4], raw[j : j + 8], number, ingress, text)
+        return self._with_live_rules(facts, rules_version) if rules_version else facts
+
+    def _with_live_rules(self, facts: Facts, rules_version: str) -> Facts:
+        """``facts`` with the rules of the live rules version: a change is in force at the next check
+        in every process, as a suspension is. Rules that cannot be read leave nothing true to say:
+        the facts are unavailable (the fail policy answers) rather than silently rule-free."""
+        try:
+            rules = self._rule_set(rules_version)
+        except (redis.RedisError, OSError, ValueError) as exc:
+            log.warning("could not read rules version %s: %s", rules_version, exc)
+            number = facts.number
+            assert number is not None
+            return Facts.unavailable(facts.input, number, facts.ingress_peer, facts.data_version)
+        designated, serving, number = facts.designated, facts.serving, facts.number
+        assert number is not None
+        matched = rules.match(
+            number.national,
+            designated.id if designated is not None else "",
+            serving.id if serving is not None else "",
+        )
+        return replace(facts, rules=matched) if matched != facts.rules else facts
+
+    def _rule_set(self, rules_version: str) -> RuleSet:
+        """The compiled rules of one version: from the snapshot when it holds that version, else read
+        once (a rules hash is small) and kept until the next change."""
+        cached_version, cached = self._rules
+        if cached_version == rules_version:
+            return cached
+        if not rules_version:
+            found = EMPTY_RULES
+        else:
+            state = self.snapshot.state if self.snapshot is not None else None
+            if state is not None and state.tables.versions.get(Component.RULES, "") == rules_version:
+                found = state.tables.rules
+            else:
+                fields = loader.read_fields(self._admin, self.keys.component(Component.RULES, rules_version))
+                records = codec.decode_records(Component.RULES, fields)
+                found = RuleSet(r for r in records if isinstance(r, Rule))
+        self._rules = (rules_version, found)
+        return found
 
     def _fallback(self, number: PhoneNumber, ingress: str | None, text: str) -> Facts:
         if self.fail_policy == "snapshot" and self.snapshot is not None:
@@ -628,6 +679,26 @@ class RedisStore:
         except redis.RedisError as exc:
             raise StoreError(f"removing suspensions failed after {total}: {exc}") from exc
         return total
+
+    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+        additions, removals = list(add), list(remove)
+        outcome: list[tuple[list[str], list[str], int]] = []
+
+        def change(live: Part) -> Part:
+            current = RuleSet(r for r in live.records if isinstance(r, Rule))
+            rules, added, removed = current.changed(additions, removals)  # RuleError: nothing written
+            outcome.append((added, removed, rules.count))
+            return replace(live, records=tuple(rules.rules.values()), loaded_at=None)
+
+        try:
+            version, _part = loader.change_rules(self._admin, self.keys, change, self.settings.gc_grace_ms)
+        except redis.RedisError as exc:
+            raise StoreError(f"changing rules in Redis failed: {exc}") from exc
+        self._last_version = version
+        if self.snapshot is not None:
+            self.snapshot.expect(version=version)
+        added, removed, total = outcome[-1]
+        return RuleChange(version, tuple(added), tuple(removed), total)
 
     def part(self, component: Component) -> Part:
         try:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sipcheck.cli.load",
     "sipcheck.cli.screen",
     "sipcheck.cli.data",
+    "sipcheck.cli.rules",
     "sipcheck.cli.tone",
     "sipcheck.cli.serve",
     "sipcheck.cli.agent",

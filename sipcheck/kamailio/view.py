@@ -8,7 +8,8 @@ entries up (see `sipcheck.kamailio.lookup`, the script's steps in Python):
 ``f:<len>:<chars>``  the caller form trie (`sipcheck.kamailio.forms`): digits → national / E.164
 ``n:<len>:<prefix>`` national number prefixes → ``<class>|<longest key below>``: every valid
                      6-digit prefix of MIC's plan, every designated block, every wholesale range
-                     inside a block. Longest match wins, as in the store.
+                     inside a block, every rule prefix (range suspensions, overrides; `rules.py`).
+                     Longest match wins, as in the store.
 ``s:<e164>``         a suspended number
 ``t:<ip>``           an ingress address → its trunk class (``u``: unknown peer); ``p<class>`` when the
                      address also has trunks by port: then ``t:<ip>:<port>``, else ``<class>``
@@ -36,7 +37,7 @@ from urllib.parse import quote
 from sipcheck.facts import Facts, OperatorFacts
 from sipcheck.ingress import split_peer
 from sipcheck.kamailio.forms import form_entries
-from sipcheck.model import Suspension
+from sipcheck.model import Rule, Suspension
 from sipcheck.numbers import NO_NUMBER_USERS, PAYPHONE_USERS, PLAN, InvalidNumber, parse_number, prefix_rule
 from sipcheck.policy import CompiledPolicy, decide, decide_anonymous
 from sipcheck.store import TableSet
@@ -86,7 +87,7 @@ def day_key(day: date) -> str:
     return str(day.toordinal())
 
 
-_ClassKey = tuple[bool, bool, date | None, OperatorFacts | None, OperatorFacts | None]
+_ClassKey = tuple[bool, bool, date | None, OperatorFacts | None, OperatorFacts | None, tuple[Rule, ...]]
 
 
 def _class_key(facts: Facts) -> _ClassKey:
@@ -97,6 +98,7 @@ def _class_key(facts: Facts) -> _ClassKey:
         facts.designations_as_of,
         facts.designated,
         facts.serving,
+        facts.rules,
     )
 
 
@@ -153,6 +155,9 @@ def _number_keys(tables: TableSet) -> dict[str, list[str]]:
         )
         if block is not None and len(prefix) > max(len(block), depth):
             longer.add(prefix)
+    # A rule's prefix longer than the classifying depth is a key of its own (a range inside a block, one
+    # number): numbers under it share its rules; shorter ones cover whole 6-digit keys already.
+    longer.update(p for p in tables.rules.prefixes() if len(p) > depth)
     for key in sorted(longer):
         if key[:depth] in below:
             below[key[:depth]].append(key)

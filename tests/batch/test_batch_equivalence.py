@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sipcheck.batch import BatchTables, compile_tables, load_tables, screen_array
-from sipcheck.batch.synthetic import number_in
+from sipcheck.batch.synthetic import SAMPLE_DAY, number_in
 from sipcheck.model import Block, Component, Part, Suspension, Wholesale
 from sipcheck.policy import CompiledPolicy, PolicyConfig
 from sipcheck.screener import Screener
@@ -50,6 +50,7 @@ def assert_same(
         assert got.operators == expected.operators, where
         assert got.data_version == expected.data_version, where
         assert got.sip == expected.sip, where
+        assert got.rules == expected.rules, where
         assert (expected.error is None) == (got.error is None), where
         assert reasons[i] == ";".join(r.value for r in expected.reasons), where
         assert actions[i] == list(Action).index(expected.action), where
@@ -81,6 +82,60 @@ def test_realistic_mix_matches_screener_row_by_row(
         assert reason in covered, reason
     # Decided once per signature, not once per row.
     assert len(result.verdicts) < len(numbers) / 4
+
+
+def _rules_over(parts: dict[Component, Part], numbers: list[str]) -> Part:
+    """Rules over the synthetic data: a range inside a block, a stock suspension, an allowed block
+    with a denied prefix inside it, number overrides on rows of the mix, an expired deny."""
+    from datetime import timedelta
+
+    from sipcheck.model import Operator, RuleAction
+    from sipcheck.rules import make_rule
+
+    blocks = [r for r in parts[Component.BLOCKS].records if isinstance(r, Block) and r.operator][:400]
+    ops = [r.id for r in parts[Component.OPERATORS].records if isinstance(r, Operator)]
+    b2, b3 = blocks[50], blocks[90]
+    designated = {b.operator for b in blocks}
+    stock = next(op for op in ops if op in designated)
+    from sipcheck.numbers import InvalidNumber, NumberKind, parse_number
+
+    def japanese(text: str) -> bool:
+        try:
+            return parse_number(text).kind is not NumberKind.INTERNATIONAL
+        except InvalidNumber:
+            return False
+
+    digit_rows = [n for n in numbers if japanese(n)]
+    national = parse_number(digit_rows[-1]).national
+    low, high = national[:-4] + "0000", national[:-4] + "9999"
+    rules = [
+        make_rule(RuleAction.SUSPEND, range_=(low, high), reference="POL-R"),
+        make_rule(RuleAction.SUSPEND, operator=stock, known_operators=ops, reference="POL-S"),
+        make_rule(RuleAction.ALLOW, prefix=b2.prefix, reason="false positive"),
+        make_rule(RuleAction.DENY, prefix=b2.prefix + "1", reason="wave"),
+        make_rule(RuleAction.DENY, prefix=b3.prefix, until=SAMPLE_DAY - timedelta(days=1)),
+    ]
+    for i, text in enumerate(digit_rows[:300:3]):
+        rules.append(make_rule(RuleAction.ALLOW if i % 2 else RuleAction.DENY, number=text))
+    return Part(Component.RULES, tuple(rules))
+
+
+def test_rules_match_screener_row_by_row(
+    parts: dict[Component, Part], policy: CompiledPolicy, today: date, now: datetime
+) -> None:
+    numbers = realistic_mix(parts, 4_000, seed=11)
+    with_rules = {**parts, Component.RULES: _rules_over(parts, numbers)}
+    store = MemoryStore(with_rules)
+    tables = load_tables(store)
+    assert tables.rules.count == len(with_rules[Component.RULES].records)
+    rng = random.Random(12)
+    ingress = [rng.choice(PEERS) for _ in numbers]
+    assert_same(numbers, ingress, tables, Screener(store, policy), policy, today, now)
+    result = screen_array(numbers, ingress, tables, policy, today)
+    covered = {reason for verdict in result.verdicts for reason in verdict.reasons}
+    assert {Reason.OVERRIDE_ALLOW, Reason.OVERRIDE_DENY, Reason.SUSPENDED} <= covered
+    scopes = {rule.scope.value for verdict in result.verdicts for rule in verdict.rules}
+    assert scopes == {"range", "operator", "prefix", "number"}
 
 
 def test_without_ingress_column(

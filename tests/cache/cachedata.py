@@ -14,11 +14,13 @@ from sipcheck.model import (
     Operator,
     Part,
     RangeCoverage,
+    RuleAction,
     Suspension,
     Trunk,
     Wholesale,
 )
 from sipcheck.numbers import NumberKind
+from sipcheck.rules import make_rule
 from sipcheck.settings import RedisSettings
 
 
@@ -100,6 +102,24 @@ def varied_parts() -> dict[Component, Part]:
     }
 
 
+def rules_part() -> Part:
+    """Rules over `varied_parts`: a range suspension, a stock suspension of the operator that resells
+    05012391…, a prefix deny inside an allowed prefix, number overrides, one expired."""
+    known = ("kddi", "ntte", "cloudx", "revo", "prov")
+    rules = (
+        make_rule(
+            RuleAction.SUSPEND, prefix="03-5253-5000..03-5253-5999", reference="POL-1", source="police"
+        ),
+        make_rule(RuleAction.SUSPEND, operator="cloudx", known_operators=known, reference="POL-2"),
+        make_rule(RuleAction.ALLOW, prefix="0501238", reason="revoked by mistake", author="noc"),
+        make_rule(RuleAction.DENY, prefix="05012381", reason="fraud wave", author="noc"),
+        make_rule(RuleAction.ALLOW, number="080-1230-0000", reason="known caller", author="noc"),
+        make_rule(RuleAction.DENY, number="035254 1111", reason="old", until=date(2026, 1, 31)),
+        make_rule(RuleAction.ALLOW, number="+815012341111", reason="suspended: must stay blocked"),
+    )
+    return Part(Component.RULES, rules)
+
+
 def numbers_for(parts: dict[Component, Part]) -> list[str]:
     """Numbers in and around every block, wholesale prefix and suspension of ``parts``."""
     out: set[str] = set()
@@ -117,6 +137,11 @@ def numbers_for(parts: dict[Component, Part]) -> list[str]:
     for record in parts[Component.SUSPENSIONS].records:
         assert isinstance(record, Suspension)
         out.add(record.number)
+    for record in parts.get(Component.RULES, Part(Component.RULES, ())).records:
+        for prefix in getattr(record, "prefixes", ()):
+            length = next(v for k, v in lengths.items() if prefix.startswith(k))
+            out.add((prefix + "0123456789")[:length])
+            out.add((prefix + "9876543210")[:length])
     out.add("+14155550100")  # international
     out.update(("0990123456", "0170123456", "06001234567", "0352999999"))  # uncovered ranges; a covered gap
     return sorted(out)

@@ -224,7 +224,9 @@ def test_async_and_many_agree_with_check(screener: Screener) -> None:
 
 def test_verdict_json_shape_is_stable(screener: Screener) -> None:
     data = screener.check("sip:+81352539999@example.jp;user=phone").to_dict()
-    assert list(data) == ["input", "action", "reasons", "number", "error", "operators", "data_version", "sip"]
+    assert list(data) == [
+        "input", "action", "reasons", "number", "error", "operators", "data_version", "sip", "rules"
+    ]  # fmt: skip
     assert data["number"] == {
         "e164": "+81352539999",
         "national": "0352539999",

@@ -187,3 +187,43 @@ def test_the_db_text_table_round_trips_every_entry(view: View, tmp_path: object)
     path = dbtext.write_table(directory, "sipcheck_a", view.entries)
     assert dbtext.read_table(path) == view.entries
     assert "sipcheck_a:1" in (directory / "version").read_text()
+
+
+def test_rules_reach_the_view_as_the_library_decides_them() -> None:
+    """Range and stock suspensions and overrides: the walk gives the library's verdict under them."""
+    from sipcheck.model import Block, Operator, Part, RuleAction
+    from sipcheck.rules import make_rule
+
+    parts = sample_parts()
+    blocks = sorted((r for r in parts[Component.BLOCKS].records if isinstance(r, Block) and r.operator),
+                    key=lambda b: b.prefix)  # fmt: skip
+    ops = [r.id for r in parts[Component.OPERATORS].records if isinstance(r, Operator)]
+    stock_block = next(b for b in blocks[200:] if MemoryStore(parts).tables.designated[b.prefix] is not None)
+    stock = MemoryStore(parts).tables.designated[stock_block.prefix]
+    assert stock is not None and stock.id in ops
+    fixed = next(b for b in blocks if b.prefix.startswith("03"))
+    ip = next(b for b in blocks if b.prefix.startswith("050"))
+    rules = (
+        make_rule(
+            RuleAction.SUSPEND, range_=(fixed.prefix + "2000", fixed.prefix + "2499"), reference="POL-1"
+        ),
+        make_rule(RuleAction.SUSPEND, operator=stock.id, known_operators=ops, reference="POL-2"),
+        make_rule(RuleAction.DENY, prefix=ip.prefix, reason="wave"),
+        make_rule(RuleAction.ALLOW, prefix=ip.prefix + "12", reason="known PBX"),
+        make_rule(RuleAction.ALLOW, number=ip.prefix + "9999", reason="one caller"),
+    )
+    store = MemoryStore({**parts, Component.RULES: Part(Component.RULES, rules)})
+    view = build_view(store.tables, PolicyConfig().compile(), [DAY], INGRESS.peers, INGRESS.resolve)
+    scr = screener(store)
+    rng = random.Random(9)
+    heads = [fixed.prefix + "2", fixed.prefix + "24", fixed.prefix + "25", ip.prefix, ip.prefix + "1",
+             ip.prefix + "12", ip.prefix + "999", stock_block.prefix, fixed.prefix]  # fmt: skip
+    seen: set[str] = set()
+    for _ in range(4_000):
+        user = rng.choice(heads) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 6)))
+        expected = encode_verdict(scr.check(f"sip:{user}@pbx.example", "127.0.0.2:5060"))
+        answer = lookup(view.entries, user, "127.0.0.2", 5060, day_key(DAY))
+        assert answer.value == expected, (user, answer.steps)
+        seen.add(expected)
+    reasons = "".join(seen)
+    assert "override_allow" in reasons and "override_deny" in reasons and "suspended" in reasons

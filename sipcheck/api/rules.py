@@ -1,0 +1,130 @@
+"""Range and stock suspensions and overrides over HTTP: list them, change them all or nothing.
+
+Every rule of a change is checked first (`rules.rule_from_fields`: a malformed range, an unknown
+operator, an expiry in the past, a suspension without its reference); one bad item refuses the
+whole change with 422 ``invalid_items`` listing each problem by position and field, and nothing is
+written. The author is the token's name, never the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from sipcheck.api.check import read_json
+from sipcheck.api.context import Api
+from sipcheck.api.errors import ApiError, json_response
+from sipcheck.api.logs import audit
+from sipcheck.model import Component, Rule
+from sipcheck.rules import RuleError, rule_from_fields
+from sipcheck.store import StoreError, live_operator_ids
+from sipcheck.verdict import rule_dict
+
+MAX_RULES_PER_CHANGE = 10_000
+
+
+def _live_rules(api: Api) -> tuple[list[Rule], str]:
+    part = api.store.part(Component.RULES)
+    rules = sorted((r for r in part.records if isinstance(r, Rule)), key=lambda r: r.id)
+    return rules, api.store.status().data_version
+
+
+async def list_rules(api: Api, request: web.Request) -> web.Response:
+    api.auth.identify(request)
+    try:
+        rules, version = await asyncio.to_thread(_live_rules, api)
+    except StoreError as exc:
+        raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
+    return json_response(
+        {"rules": [rule_dict(r) for r in rules], "data_version": version}, headers={"X-Data-Version": version}
+    )
+
+
+def _change_request(body: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    if not isinstance(body, dict) or not set(body) <= {"add", "remove"} or not body:
+        raise ApiError("bad_request", 'expected a JSON object {"add": [rule, ...], "remove": [id, ...]}')
+    add, remove = body.get("add", []), body.get("remove", [])
+    if not isinstance(add, list) or not all(isinstance(item, dict) for item in add):
+        raise ApiError("bad_request", "'add' must be an array of rule objects")
+    if not isinstance(remove, list) or not all(isinstance(item, str) for item in remove):
+        raise ApiError("bad_request", "'remove' must be an array of rule ids (strings)")
+    if len(add) + len(remove) > MAX_RULES_PER_CHANGE:
+        raise ApiError("bad_request", f"more than {MAX_RULES_PER_CHANGE} items in one change")
+    return add, remove
+
+
+async def change_rules(api: Api, request: web.Request) -> web.Response:
+    who = api.auth.identify(request)
+    add, remove = _change_request(await read_json(request))
+    today = api.screener.today()
+    created = api.screener.clock()
+
+    def apply() -> tuple[Any, list[Rule]]:
+        known = live_operator_ids(api.store) if any("operator" in item for item in add) else frozenset()
+        rules, problems = _checked(add, known, who, created, today)
+        if problems:
+            raise ApiError(
+                "invalid_items",
+                f"{len(problems)} item(s) of the change are invalid; nothing was changed",
+                problems,
+            )
+        return api.store.change_rules(rules, remove), rules
+
+    async with api.publish_lock:
+        try:
+            change, rules = await asyncio.to_thread(apply)
+        except RuleError as exc:  # a removal of an id that is not there
+            detail = {
+                "item": f"remove[{remove.index(str(exc.value))}]" if exc.value in remove else "remove",
+                "field": exc.field,
+                "value": exc.value,
+                "message": exc.detail,
+            }
+            raise ApiError("invalid_items", f"{exc}; nothing was changed", [detail]) from exc
+        except StoreError as exc:
+            raise ApiError("store_unavailable", f"changing rules in the data store failed: {exc}") from exc
+    audit(
+        who,
+        "rules.change",
+        len(change.added) + len(change.removed),
+        change.data_version,
+        added=list(change.added),
+        removed=list(change.removed),
+        targets=[f"{r.action.value} {r.scope.value} {r.target}" for r in rules],
+        references=sorted({r.reference for r in rules if r.reference}),
+    )
+    api.metrics.count_change("rules", len(change.added) + len(change.removed))
+    return json_response(
+        {
+            "added": list(change.added),
+            "removed": list(change.removed),
+            "total": change.total,
+            "data_version": change.data_version,
+        },
+        headers={"X-Data-Version": change.data_version},
+    )
+
+
+def _checked(
+    items: list[dict[str, Any]], known: frozenset[str], who: str, created: datetime, today: Any
+) -> tuple[list[Rule], list[dict[str, Any]]]:
+    """Every item as a rule, or every problem found (so one answer lists them all)."""
+    rules: list[Rule] = []
+    problems: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        try:
+            rules.append(
+                rule_from_fields(item, known_operators=known, author=who, created=created, today=today)
+            )
+        except RuleError as exc:
+            problems.append(
+                {"item": f"add[{i}]", "field": exc.field, "value": _plain(exc.value), "message": exc.detail}
+            )
+    return rules, problems
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)

@@ -1,0 +1,180 @@
+"""`sipcheck rules list|add|remove`: range and stock suspensions and overrides from the command line.
+
+The same rule fields as ``POST /v1/rules`` (`rules.RULE_FIELDS`), as options or as a JSON file of
+many (``--file``, an array of rule objects); every rule is checked before anything is written, and
+one bad rule refuses the whole change, naming the rule (file and position) and the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from sipcheck.cli.common import EXIT_ALLOW, configured_store, error, print_table
+from sipcheck.model import Component, Rule
+from sipcheck.rules import RuleError, rule_from_fields
+from sipcheck.settings import get_settings
+from sipcheck.store import StoreError, live_operator_ids
+from sipcheck.verdict import rule_dict
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("rules", help="range/stock suspensions and overrides (allow/deny)")
+    commands = parser.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", required=True)
+    listing = commands.add_parser("list", help="the live rules")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=run_list)
+
+    add = commands.add_parser("add", help="add rules (all or nothing); the same rule twice is one rule")
+    add.add_argument("action", nargs="?", choices=("suspend", "allow", "deny"))
+    target = add.add_argument_group("target (exactly one)")
+    target.add_argument("--number", help="one number, e.g. 03-5253-5111")
+    target.add_argument("--prefix", help="a national prefix (050-1000) or a range A..B")
+    target.add_argument("--from", dest="from_", metavar="NUMBER", help="first number of a range (with --to)")
+    target.add_argument("--to", metavar="NUMBER", help="last number of a range")
+    target.add_argument("--operator", help="an operator id: its whole stock (suspend only)")
+    add.add_argument("--reason", help="why (shown in verdicts)")
+    add.add_argument("--reference", help="the request behind it (required to suspend), e.g. NPA-2026-0412")
+    add.add_argument("--source", help="where the request came from (police, JUSA, ...)")
+    add.add_argument("--until", metavar="YYYY-MM-DD", help="last JST day in force (default: until removed)")
+    add.add_argument("--author", help="who made the change (default: user@host)")
+    add.add_argument("--file", type=Path, help="a JSON array of rule objects instead of the options")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=run_add)
+
+    remove = commands.add_parser("remove", help="remove rules by id (all or nothing)")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    remove.add_argument("--json", action="store_true")
+    remove.set_defaults(func=run_remove)
+
+
+def _author(args: argparse.Namespace) -> str:
+    if args.author:
+        return str(args.author)
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _items(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
+    """The rules as field dicts, and what to call them in errors (the file, or 'options')."""
+    if args.file is not None:
+        try:
+            data = json.loads(args.file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RuleError("file", str(args.file), f"cannot be read as JSON: {exc}") from None
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise RuleError("file", str(args.file), "must hold a JSON array of rule objects")
+        return data, str(args.file)
+    fields = {
+        "action": args.action,
+        "number": args.number,
+        "prefix": args.prefix,
+        "from": args.from_,
+        "to": args.to,
+        "operator": args.operator,
+        "reason": args.reason,
+        "reference": args.reference,
+        "source": args.source,
+        "until": args.until,
+    }
+    return [{k: v for k, v in fields.items() if v is not None}], "options"
+
+
+def run_add(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    clock = settings.clock()
+    from sipcheck.screener import japan_date
+
+    now = clock()
+    try:
+        items, where = _items(args)
+    except RuleError as exc:
+        return error(str(exc))
+    if not items:
+        return error(f"{where}: no rules to add")
+    try:
+        with configured_store() as store:
+            known = live_operator_ids(store) if any("operator" in item for item in items) else frozenset()
+            rules: list[Rule] = []
+            problems: list[str] = []
+            for i, item in enumerate(items):
+                try:
+                    rules.append(
+                        rule_from_fields(
+                            item,
+                            known_operators=known,
+                            author=_author(args),
+                            created=now,
+                            today=japan_date(now),
+                        )
+                    )
+                except RuleError as exc:
+                    label = f"{where}[{i}]" if where != "options" else "--" + exc.field.split(".")[0]
+                    problems.append(f"{label}: {exc}")
+            if problems:
+                for line in problems:
+                    print(f"sipcheck: error: {line}", file=sys.stderr)
+                return error(f"{len(problems)} rule(s) refused; nothing was changed")
+            change = store.change_rules(rules, [])
+    except (StoreError, OSError) as exc:
+        return error(str(exc))
+    if args.json:
+        print(
+            json.dumps(
+                {"added": list(change.added), "total": change.total, "data_version": change.data_version}
+            )
+        )
+    else:
+        for rule in rules:
+            print(f"added {rule.id}")
+        print(f"rules: {len(change.added)} added, {change.total} live (data version {change.data_version})")
+    return EXIT_ALLOW
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    try:
+        with configured_store() as store:
+            change = store.change_rules([], args.ids)
+    except RuleError as exc:
+        return error(f"{exc}; nothing was changed")
+    except (StoreError, OSError) as exc:
+        return error(str(exc))
+    if args.json:
+        print(
+            json.dumps(
+                {"removed": list(change.removed), "total": change.total, "data_version": change.data_version}
+            )
+        )
+    else:
+        print(
+            f"rules: {len(change.removed)} removed, {change.total} live (data version {change.data_version})"
+        )
+    return EXIT_ALLOW
+
+
+def run_list(args: argparse.Namespace) -> int:
+    try:
+        with configured_store() as store:
+            part = store.part(Component.RULES)
+            version = store.status().data_version
+    except (StoreError, OSError) as exc:
+        return error(str(exc))
+    rules = sorted((r for r in part.records if isinstance(r, Rule)), key=lambda r: r.id)
+    if args.json:
+        print(
+            json.dumps({"rules": [rule_dict(r) for r in rules], "data_version": version}, ensure_ascii=False)
+        )
+        return EXIT_ALLOW
+    rows = [
+        [r.id, r.reference or "", r.reason, r.until.isoformat() if r.until else "", r.author or ""]
+        for r in rules
+    ]
+    print_table(["id", "reference", "reason", "until", "author"], rows)
+    return EXIT_ALLOW
