@@ -77,7 +77,7 @@ def test_concurrent_changes_are_both_kept(make_store: StoreFactory) -> None:
         try:
             for rule in chunk:
                 store.change_rules([rule], [])  # type: ignore[attr-defined]
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=add, args=(s, rules[i::2])) for i, s in enumerate((one, two))]

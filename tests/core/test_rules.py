@@ -11,13 +11,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cache"))
 
-from cachedata import rules_part, varied_parts  # noqa: E402
+from cachedata import rules_part, varied_parts
 
-from sipcheck.model import Component, RuleAction, RuleScope  # noqa: E402
-from sipcheck.rules import RuleError, RuleSet, make_rule, prefix_cover  # noqa: E402
-from sipcheck.screener import Screener  # noqa: E402
-from sipcheck.store import MemoryStore  # noqa: E402
-from sipcheck.verdict import Action, Reason  # noqa: E402
+from sipcheck.model import Component, RuleAction, RuleScope
+from sipcheck.rules import RuleError, RuleSet, make_rule, prefix_cover
+from sipcheck.screener import Screener
+from sipcheck.store import MemoryStore
+from sipcheck.verdict import Action, Reason
 
 NOW = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)  # 12:00 JST
 
