@@ -113,6 +113,15 @@ class SipMapping:
     reason_phrase: str | None
     headers: tuple[tuple[str, str], ...]
 
+    def header_name(self, suffix: str) -> str:
+        """The name of a verdict header with this mapping's prefix (the policy's ``header_prefix``,
+        read off its ``…-Verdict`` header): ``header_name("Privacy")`` → ``X-Sipcheck-Privacy``.
+        What an edge adds to the verdict headers is named like them."""
+        prefix = next(
+            (n[: -len("-Verdict")] for n, _ in self.headers if n.endswith("-Verdict")), "X-Sipcheck"
+        )
+        return f"{prefix}-{suffix}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": "reject" if self.reject else "continue",

@@ -13,7 +13,10 @@ trusted peer, outbound to the next hop). Its life:
 
 1. INVITE in → trusted-peer check → caller (PAI if trusted, else From) → screening
 2. blocked → the policy's code (608 + Reason by default); else INVITE out to
-   ``next_hop`` with the caller's From, PAI, Privacy and the verdict headers
+   ``next_hop`` with the verdict headers and the caller's From, PAI and Privacy as
+   `sipcheck.sip.privacy` decides them (a 184 / ``Privacy: id`` caller goes out anonymous, with
+   ``Privacy: id``, the number in PAI only, and ``X-Sipcheck-Privacy: withheld``); Diversion and
+   History-Info are carried
 3. 180/183 → 180 back; busy/no answer/failure → that code back; CANCEL in → CANCEL out
 4. 200 from the callee → 200 to the caller; each leg hears the tone from its own
    player as soon as its media is up; when a leg's tone has played, the other
@@ -34,8 +37,9 @@ from typing import Any
 import pjsua2 as pj
 
 from sipcheck.sip.front import INGRESS_HEADER, PeerFilter
+from sipcheck.sip.privacy import outbound_identity
 from sipcheck.sip.runtime import PjRuntime
-from sipcheck.sip.sipmsg import CallerId, SipMessage, caller_identity, name_addr, parse_message, uri_user
+from sipcheck.sip.sipmsg import CallerId, SipMessage, caller_identity, parse_message, uri_user
 from sipcheck.sip.strict import request_problem
 from sipcheck.sip.tone import ToneFile
 from sipcheck.verdict import Verdict
@@ -75,6 +79,8 @@ class RelayStats:
     rejected_verdict: int = 0
     rejected_capacity: int = 0
     relayed: int = 0
+    withheld: int = 0
+    """Calls relayed with the caller's number withheld (184, Privacy: id): see `sipcheck.sip.privacy`."""
     answered: int = 0
     completed: int = 0
     tone_starts_ms: list[float] = field(default_factory=list)
@@ -168,7 +174,7 @@ class RelaySession:
             self.agent.stats.rejected_verdict += 1
             self._reject(mapping.code or 608, mapping.reason_phrase or "Rejected", mapping.headers)
             return
-        self._place_outbound(mapping.headers)
+        self._place_outbound(verdict)
 
     def _reject(self, code: int, reason: str, headers: tuple[tuple[str, str], ...]) -> None:
         inbound = self.legs.get("in")
@@ -183,21 +189,23 @@ class RelaySession:
         except pj.Error as exc:
             log.warning("could not reject %s: %s", self.call_id, exc.info())
 
-    def _place_outbound(self, verdict_headers: tuple[tuple[str, str], ...]) -> None:
+    def _place_outbound(self, verdict: Verdict) -> None:
+        """INVITE the next hop: verdict headers, then who the caller is (`outbound_identity`)."""
         agent = self.agent
         target = next_hop_uri(agent.next_hop, uri_user(self.msg.request_uri))
-        headers = list(verdict_headers)
-        if self.caller.pai_value:
-            headers.append(("P-Asserted-Identity", self.caller.pai_value))
-        if self.caller.privacy:
-            headers.append(("Privacy", self.caller.privacy))
+        identity = outbound_identity(self.caller, verdict.number, self.msg)
+        headers = list(verdict.sip.headers)
+        if identity.withheld:
+            headers.append((verdict.sip.header_name("Privacy"), "withheld"))
+            agent.stats.withheld += 1
+        headers += identity.headers
         out = Leg(agent, "out")
         out.session = self
         prm = pj.CallOpParam(True)
         prm.opt.audioCount = 1
         prm.opt.videoCount = 0
-        if self.caller.from_value:
-            prm.txOption.localUri = name_addr(self.caller.from_value)
+        if identity.from_value:
+            prm.txOption.localUri = identity.from_value
         prm.txOption.headers = _headers(headers)
         try:
             out.makeCall(target, prm)
@@ -479,6 +487,7 @@ class RelayAgent:
             "max_sessions": self.peak_sessions,
             "incoming": self.stats.incoming,
             "relayed": self.stats.relayed,
+            "withheld": self.stats.withheld,
             "answered": self.stats.answered,
             "completed": self.stats.completed,
             "rejected_verdict": self.stats.rejected_verdict,

@@ -8,54 +8,19 @@ caller's audio (a 700 Hz tone streamed by the calling SIPp).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from siphelpers import Relay
+from siphelpers import Relay, invite_to_callee, uac, uas
 
 from sipcheck import tones
 from sipcheck.cache import EmbeddedRedis
-from sipcheck.sip.harness import Sipp, SippResult, capture, options_status, scenario
+from sipcheck.sip.harness import capture, options_status
 
 ALLOWED = "0352535111"
 FLAGGED = "05010001234"  # resold by a provisional reseller (serving_operator_provisional)
 BLOCKED = "05010009999"  # suspended
 CALLER_HZ = 700.0
-
-
-def uas(relay: Relay, name: str, *args: str) -> Sipp:
-    sc = scenario(name, relay.workdir)
-    cmd = ["-p", str(relay.callee_port), "-mp", str(relay.callee_media), "-m", "1", *args]
-    return Sipp(relay.workdir, f"uas-{sc.stem}", sc, cmd).start()
-
-
-def uac(
-    relay: Relay, name: str, caller: str, *args: str, final_code: int | None = None, timeout: float = 20.0
-) -> SippResult:
-    sc = scenario(name, relay.workdir, final_code)
-    cmd: Sequence[str] = [
-        "-mp",
-        str(relay.caller_media),
-        "-s",
-        "0399990000",
-        "-key",
-        "caller",
-        caller,
-        "-m",
-        "1",
-        *args,
-        f"127.0.0.1:{relay.port}",
-    ]
-    return Sipp(relay.workdir, f"uac-{sc.stem}-{caller}", sc, cmd).start().wait(timeout)
-
-
-def invite_to_callee(messages: str) -> str:
-    """The INVITE the callee received (first one in its message log)."""
-    start = messages.find("INVITE sip:")
-    assert start != -1, f"the callee received no INVITE:\n{messages[:2000]}"
-    return messages[
-        start : messages.find("\r\n\r\n", start) if "\r\n\r\n" in messages[start:] else start + 3000
-    ]
 
 
 def test_allowed_call_gets_tone_then_caller_audio(start_relay: Callable[..., Relay]) -> None:
