@@ -75,6 +75,9 @@ class RedisSettings(BaseModel):
     )
     gc_grace_ms: float = 30_000.0
     """How long keys only an old data version uses stay readable after a publish (slow readers finish)."""
+    audit_retention_days: int = Field(default=400, ge=1)
+    """Days the audit trail (the ``{p}:audit`` stream) keeps a change record: over a year, so a police or
+    JUSA inquiry about last year's suspensions still finds who made them."""
     snapshot_suspensions_max: int = 200_000
     """The local snapshot also copies suspensions (for the snapshot fail policy) up to this many."""
     warm_connections: int = 64

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 
+from sipcheck.audit import ChangeRecord
 from sipcheck.facts import Facts, OperatorFacts, Role
 from sipcheck.model import (
     REQUIRED_COMPONENTS,
@@ -64,6 +65,14 @@ class FactStore(Protocol):
     def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
         """Add (or replace, by id) and remove rules as one publish of the rules component: every
         process sees all of the change or none of it. Raises `RuleError` for an unknown id."""
+        ...
+
+    def append_audit(self, record: ChangeRecord) -> str:
+        """Add one change record to the durable audit trail (`sipcheck.audit`); return its id."""
+        ...
+
+    def read_audit(self, since: datetime | None, limit: int) -> list[ChangeRecord]:
+        """The newest ``limit`` change records at or after ``since``, oldest first."""
         ...
 
     def part(self, component: Component) -> Part:
@@ -265,6 +274,11 @@ class TableSet:
         return DataStatus(self.data_version, tuple(components), backend, self._coverage_rows)
 
 
+def live_version(store: FactStore) -> str:
+    """The live data version ('' before the first publish): the "before" of an audit record."""
+    return store.status().data_version
+
+
 def live_operator_ids(store: FactStore) -> frozenset[str]:
     """The operator ids of the live data (operators and certified-list entries): what a stock
     suspension may name. Read through `part`, so any store answers it the same way."""
@@ -297,6 +311,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._generation = 0
         self._tables = TableSet({}, {}, "")
+        self._audit: list[ChangeRecord] = []  # a library's trail lives as long as its store
         if parts:
             self.publish(parts)
 
@@ -346,6 +361,17 @@ class MemoryStore:
                 if self._tables.suspensions.pop(number, None) is not None:
                     removed += 1
             return removed
+
+    def append_audit(self, record: ChangeRecord) -> str:
+        with self._lock:
+            record_id = str(len(self._audit) + 1)
+            self._audit.append(replace(record, id=record_id))
+            return record_id
+
+    def read_audit(self, since: datetime | None, limit: int) -> list[ChangeRecord]:
+        with self._lock:
+            found = [r for r in self._audit if since is None or r.at >= since]
+        return found[-limit:] if limit > 0 else []
 
     def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
         with self._lock:

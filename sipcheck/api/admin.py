@@ -22,7 +22,7 @@ from aiohttp import BodyPartReader, web
 
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.api.logs import audit
+from sipcheck.audit import change_record, record_change, suspension_record
 from sipcheck.importers import (
     KINDS,
     ImportFailed,
@@ -32,7 +32,7 @@ from sipcheck.importers import (
     merge_blocks,
 )
 from sipcheck.model import Component, Part
-from sipcheck.store import FactStore, StoreError
+from sipcheck.store import FactStore, StoreError, live_version
 
 # Upload formats: Content-Type → file extension the importers dispatch on.
 MEDIA_TYPES: Final[dict[str, str]] = {
@@ -154,6 +154,11 @@ async def _receive_files(request: web.Request, folder: Path, default_name: str, 
     return [path]
 
 
+def origin(request: web.Request) -> str:
+    """Where a change came from, for the audit trail: the HTTP peer's address."""
+    return f"http {request.remote or '?'}"
+
+
 def _import_failed(exc: ImportFailed) -> ApiError:
     rows = [asdict(e) for e in exc.errors[:MAX_ERRORS_SHOWN]]
     more = len(exc.errors) - len(rows)
@@ -189,13 +194,25 @@ async def upload_component(api: Api, request: web.Request) -> web.Response:
             except ImportFailed as exc:
                 raise _import_failed(exc) from exc
             try:
+                before = await asyncio.to_thread(live_version, api.store)
                 version = await asyncio.to_thread(api.store.publish, {part.component: part})
             except StoreError as exc:
                 raise ApiError("store_unavailable", f"publishing to the data store failed: {exc}") from exc
     rows = len(part.records)
     sources = [p.name for p in paths]
     component = part.component.value
-    audit(who, f"data.publish.{kind}", rows, version, component=component, sources=sources)
+    record = change_record(
+        at=api.screener.clock(),
+        who=who,
+        origin=origin(request),
+        kind=f"data.publish.{kind}",
+        version_before=before,
+        version_after=version,
+        counts={"rows": rows},
+        keys=[component],
+        sources=sources,
+    )
+    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change(f"publish.{kind}", rows)
     return json_response(
         {
@@ -221,25 +238,29 @@ async def change_suspensions(api: Api, request: web.Request) -> web.Response:
         except ImportFailed as exc:
             raise _import_failed(exc) from exc
 
-    def apply() -> tuple[int, int, str]:
+    def apply() -> tuple[int, int, str, str]:
+        before = live_version(api.store)
         added = api.store.add_suspensions(changes.add) if changes.add else 0
         removed = api.store.remove_suspensions(changes.remove) if changes.remove else 0
-        return added, removed, api.store.status().data_version
+        return added, removed, before, api.store.status().data_version
 
     try:
-        added, removed, version = await asyncio.to_thread(apply)
+        added, removed, before, version = await asyncio.to_thread(apply)
     except StoreError as exc:
         raise ApiError("store_unavailable", f"changing suspensions in the data store failed: {exc}") from exc
     rows = len(changes.add) + len(changes.remove)
-    audit(
-        who,
-        "data.suspensions.change",
-        rows,
-        version,
-        added=added,
-        removed=removed,
+    record = suspension_record(
+        changes,
+        added,
+        removed,
+        who=who,
+        origin=origin(request),
+        at=api.screener.clock(),
+        before=before,
+        after=version,
         sources=[p.name for p in paths],
     )
+    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change("suspensions", rows)
     return json_response(
         {

@@ -15,8 +15,6 @@ import sys
 import time
 from typing import Any, Final, TextIO
 
-AUDIT_LOGGER: Final = "sipcheck.audit"
-
 # Attributes every LogRecord has; anything else came from ``extra``.
 _STANDARD: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime", "taskName"}
@@ -55,15 +53,3 @@ def configure_logging(level: int | str = logging.INFO, stream: TextIO | None = N
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False
-
-
-def audit(who: str, what: str, rows: int, version: str, **details: Any) -> None:
-    """One audit line per data change: who (token name), what, how many rows, resulting version."""
-    logging.getLogger(AUDIT_LOGGER).info(
-        "%s by %s: %d rows, version %s",
-        what,
-        who,
-        rows,
-        version,
-        extra={"event": what, "who": who, "rows": rows, "version": version, **details},
-    )

@@ -1,4 +1,4 @@
-"""Range and stock suspensions and overrides over HTTP: list them, change them all or nothing.
+"""Range and stock suspensions and overrides over HTTP (list, change all or nothing); the audit trail.
 
 Every rule of a change is checked first (`rules.rule_from_fields`: a malformed range, an unknown
 operator, an expiry in the past, a suspension without its reference); one bad item refuses the
@@ -9,21 +9,24 @@ written. The author is the token's name, never the token.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
 
+from sipcheck.api.admin import origin
 from sipcheck.api.check import read_json
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.api.logs import audit
+from sipcheck.audit import record_change, rules_record, select
 from sipcheck.model import Component, Rule
 from sipcheck.rules import RuleError, rule_from_fields
-from sipcheck.store import StoreError, live_operator_ids
+from sipcheck.store import StoreError, live_operator_ids, live_version
 from sipcheck.verdict import rule_dict
 
 MAX_RULES_PER_CHANGE = 10_000
+MAX_AUDIT_LIMIT = 10_000
+JST = timezone(timedelta(hours=9))
 
 
 def _live_rules(api: Api) -> tuple[list[Rule], str]:
@@ -62,7 +65,7 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
     today = api.screener.today()
     created = api.screener.clock()
 
-    def apply() -> tuple[Any, list[Rule]]:
+    def apply() -> tuple[Any, list[Rule], str]:
         known = live_operator_ids(api.store) if any("operator" in item for item in add) else frozenset()
         rules, problems = _checked(add, known, who, created, today)
         if problems:
@@ -71,11 +74,12 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
                 f"{len(problems)} item(s) of the change are invalid; nothing was changed",
                 problems,
             )
-        return api.store.change_rules(rules, remove), rules
+        before = live_version(api.store)
+        return api.store.change_rules(rules, remove), rules, before
 
     async with api.publish_lock:
         try:
-            change, rules = await asyncio.to_thread(apply)
+            change, rules, before = await asyncio.to_thread(apply)
         except RuleError as exc:  # a removal of an id that is not there
             detail = {
                 "item": f"remove[{remove.index(str(exc.value))}]" if exc.value in remove else "remove",
@@ -86,16 +90,17 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
             raise ApiError("invalid_items", f"{exc}; nothing was changed", [detail]) from exc
         except StoreError as exc:
             raise ApiError("store_unavailable", f"changing rules in the data store failed: {exc}") from exc
-    audit(
-        who,
-        "rules.change",
-        len(change.added) + len(change.removed),
-        change.data_version,
-        added=list(change.added),
-        removed=list(change.removed),
-        targets=[f"{r.action.value} {r.scope.value} {r.target}" for r in rules],
-        references=sorted({r.reference for r in rules if r.reference}),
+    record = rules_record(
+        rules,
+        change.removed,
+        who=who,
+        origin=origin(request),
+        at=created,
+        before=before,
+        after=change.data_version,
+        total=change.total,
     )
+    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change("rules", len(change.added) + len(change.removed))
     return json_response(
         {
@@ -128,3 +133,31 @@ def _checked(
 
 def _plain(value: object) -> object:
     return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+async def read_audit(api: Api, request: web.Request) -> web.Response:
+    """The audit trail, newest ``limit`` records since ``since``, filtered by kind and number."""
+    api.auth.identify(request)
+    query = request.query
+    since = None
+    if "since" in query:
+        try:
+            since = datetime.fromisoformat(query["since"])
+        except ValueError:
+            raise ApiError(
+                "bad_request", f"since={query['since']!r} is not an ISO date or date-time"
+            ) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=JST)
+    try:
+        limit = int(query.get("limit", "1000"))
+    except ValueError:
+        raise ApiError("bad_request", f"limit={query['limit']!r} is not an integer") from None
+    if not 1 <= limit <= MAX_AUDIT_LIMIT:
+        raise ApiError("bad_request", f"limit must be 1..{MAX_AUDIT_LIMIT}")
+    try:
+        records = await asyncio.to_thread(api.store.read_audit, since, limit)
+    except StoreError as exc:
+        raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
+    chosen = select(records, kind=query.get("kind") or None, number=query.get("number") or None)
+    return json_response({"records": [r.to_dict() for r in chosen]})

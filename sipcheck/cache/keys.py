@@ -12,6 +12,7 @@ the live pointer, the manifest and the data of a version together.
     {p}:suspbuild                 string  set while a full suspension list is being written (TTL)
     {p}:suspbuild:log             list    the incremental changes made meanwhile, replayed onto the new
                                           list in the same script that switches the live pointer
+    {p}:audit                     stream  the audit trail: one entry per data change (`cache/audit.py`)
     {p}:manifest:N                hash    component -> component version; <component>.meta -> JSON;
                                           static -> version of refs/ops; wlens -> "7,6" (wholesale lengths);
                                           coverage -> "03=2026-07-04,050=…" (the ranges blocks cover)
@@ -62,6 +63,10 @@ class KeySpace:
     @property
     def suspseq(self) -> str:
         return f"{self.prefix}:suspseq"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}:audit"
 
     @property
     def suspbuild(self) -> str:

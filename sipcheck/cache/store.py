@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import redis
@@ -34,7 +34,8 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from sipcheck.cache import codec, loader
+from sipcheck.audit import ChangeRecord
+from sipcheck.cache import audit, codec, loader
 from sipcheck.cache.breaker import BreakerState, CacheMetrics, CircuitBreaker
 from sipcheck.cache.keys import KeySpace
 from sipcheck.cache.scripts import LOOKUP_MANY, SUSPEND
@@ -699,6 +700,18 @@ class RedisStore:
             self.snapshot.expect(version=version)
         added, removed, total = outcome[-1]
         return RuleChange(version, tuple(added), tuple(removed), total)
+
+    def append_audit(self, record: ChangeRecord) -> str:
+        try:
+            return audit.append(self._admin, self.keys, record, self.settings.audit_retention_days)
+        except redis.RedisError as exc:
+            raise StoreError(f"writing the audit trail to Redis failed: {exc}") from exc
+
+    def read_audit(self, since: datetime | None, limit: int) -> list[ChangeRecord]:
+        try:
+            return audit.read(self._admin, self.keys, since, limit)
+        except redis.RedisError as exc:
+            raise StoreError(f"reading the audit trail from Redis failed: {exc}") from exc
 
     def part(self, component: Component) -> Part:
         try:

@@ -26,6 +26,22 @@ def configured_store(settings: Settings | None = None) -> Iterator[FactStore]:
         yield store
 
 
+def cli_identity(author: str | None = None) -> tuple[str, str]:
+    """(who, origin) of a change made from this command line, for the audit trail: the login name
+    at the host (or ``--author``), and ``cli <host>``."""
+    import getpass
+    import socket
+
+    host = socket.gethostname() or "?"
+    if author:
+        return author, f"cli {host}"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user}@{host}", f"cli {host}"
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A plain aligned table; East Asian wide characters count double so columns line up."""
     import unicodedata

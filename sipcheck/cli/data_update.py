@@ -12,9 +12,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.cli.common import EXIT_ALLOW, MAX_ERRORS_SHOWN, configured_store, error, print_table
+from sipcheck.audit import change_record, record_change
+from sipcheck.cli.common import (
+    EXIT_ALLOW,
+    MAX_ERRORS_SHOWN,
+    cli_identity,
+    configured_store,
+    error,
+    print_table,
+)
 from sipcheck.settings import get_settings
-from sipcheck.store import StoreError
+from sipcheck.store import StoreError, live_version
 
 NOTHING_CHANGED = "nothing was published, the live data is unchanged"
 
@@ -55,9 +63,24 @@ def run(args: argparse.Namespace) -> int:
         if len(exc.details) > MAX_ERRORS_SHOWN:
             print(f"... and {len(exc.details) - MAX_ERRORS_SHOWN} more", file=sys.stderr)
         return error(f"{exc}; {NOTHING_CHANGED}")
+    who, origin = cli_identity()
     try:
         with configured_store() as store:
+            before = live_version(store)
             outcome = publish(store, prepared, allow_older=args.allow_older)
+            if outcome.version is not None:
+                record = change_record(
+                    at=get_settings().clock()(),
+                    who=who,
+                    origin=origin,
+                    kind="data.publish.mic",
+                    version_before=before,
+                    version_after=outcome.version,
+                    counts={"ranges": len(outcome.replaced)},
+                    keys=[c.range for c in outcome.replaced],
+                    sources=[c.source for c in outcome.replaced],
+                )
+                record_change(store, record)
     except (StoreError, OSError) as exc:
         return error(f"{exc}; {NOTHING_CHANGED}")
     rows = [[c.range, c.as_of.isoformat(), "replaced", c.source] for c in outcome.replaced]

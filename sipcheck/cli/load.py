@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.cli.common import EXIT_ALLOW, MAX_ERRORS_SHOWN, configured_store, error
+from sipcheck.audit import change_record, record_change, suspension_record
+from sipcheck.cli.common import EXIT_ALLOW, MAX_ERRORS_SHOWN, cli_identity, configured_store, error
 from sipcheck.model import Component
-from sipcheck.store import StoreError
+from sipcheck.settings import get_settings
+from sipcheck.store import StoreError, live_version
 
 KINDS: dict[str, Component] = {
     "mic": Component.BLOCKS,
@@ -76,17 +78,49 @@ def run(args: argparse.Namespace) -> int:
             part = load_component(args.kind, args.files)
     except ImportFailed as exc:
         return _report_failure(exc)
+    who, origin = cli_identity()
+    now = get_settings().clock()()
+    sources = [p.name for p in args.files]
     try:
         with configured_store() as store:
+            before = live_version(store)
             if args.kind == "mic":
                 part = merge_blocks(store.part(Component.BLOCKS), new_blocks)
             if args.changes:
                 added = store.add_suspensions(changes.add)
                 removed = store.remove_suspensions(changes.remove)
                 version = store.status().data_version
+                record_change(
+                    store,
+                    suspension_record(
+                        changes,
+                        added,
+                        removed,
+                        who=who,
+                        origin=origin,
+                        at=now,
+                        before=before,
+                        after=version,
+                        sources=sources,
+                    ),
+                )
                 print(f"suspensions: {added} added, {removed} removed (live data version {version})")
                 return EXIT_ALLOW
             version = store.publish({KINDS[args.kind]: part})
+            record_change(
+                store,
+                change_record(
+                    at=now,
+                    who=who,
+                    origin=origin,
+                    kind=f"data.publish.{args.kind}",
+                    version_before=before,
+                    version_after=version,
+                    counts={"rows": len(part.records)},
+                    keys=[part.component.value],
+                    sources=sources,
+                ),
+            )
     except (StoreError, OSError) as exc:
         return error(str(exc))
     as_of = f", as of {part.as_of.isoformat()}" if part.as_of else ""

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sipcheck.cli.screen",
     "sipcheck.cli.data",
     "sipcheck.cli.rules",
+    "sipcheck.cli.audit",
     "sipcheck.cli.tone",
     "sipcheck.cli.serve",
     "sipcheck.cli.agent",

@@ -8,18 +8,17 @@ one bad rule refuses the whole change, naming the rule (file and position) and t
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.cli.common import EXIT_ALLOW, configured_store, error, print_table
+from sipcheck.audit import record_change, rules_record
+from sipcheck.cli.common import EXIT_ALLOW, cli_identity, configured_store, error, print_table
 from sipcheck.model import Component, Rule
 from sipcheck.rules import RuleError, rule_from_fields
 from sipcheck.settings import get_settings
-from sipcheck.store import StoreError, live_operator_ids
+from sipcheck.store import StoreError, live_operator_ids, live_version
 from sipcheck.verdict import rule_dict
 
 
@@ -53,15 +52,6 @@ def register(subparsers: Any) -> None:
     remove.set_defaults(func=run_remove)
 
 
-def _author(args: argparse.Namespace) -> str:
-    if args.author:
-        return str(args.author)
-    try:
-        return f"{getpass.getuser()}@{socket.gethostname()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _items(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
     """The rules as field dicts, and what to call them in errors (the file, or 'options')."""
     if args.file is not None:
@@ -93,6 +83,7 @@ def run_add(args: argparse.Namespace) -> int:
     from sipcheck.screener import japan_date
 
     now = clock()
+    who, origin = cli_identity(args.author)
     try:
         items, where = _items(args)
     except RuleError as exc:
@@ -110,7 +101,7 @@ def run_add(args: argparse.Namespace) -> int:
                         rule_from_fields(
                             item,
                             known_operators=known,
-                            author=_author(args),
+                            author=who,
                             created=now,
                             today=japan_date(now),
                         )
@@ -122,7 +113,21 @@ def run_add(args: argparse.Namespace) -> int:
                 for line in problems:
                     print(f"sipcheck: error: {line}", file=sys.stderr)
                 return error(f"{len(problems)} rule(s) refused; nothing was changed")
+            before = live_version(store)
             change = store.change_rules(rules, [])
+            record_change(
+                store,
+                rules_record(
+                    rules,
+                    change.removed,
+                    who=who,
+                    origin=origin,
+                    at=now,
+                    before=before,
+                    after=change.data_version,
+                    total=change.total,
+                ),
+            )
     except (StoreError, OSError) as exc:
         return error(str(exc))
     if args.json:
@@ -139,9 +144,25 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    who, origin = cli_identity()
+    now = get_settings().clock()()
     try:
         with configured_store() as store:
+            before = live_version(store)
             change = store.change_rules([], args.ids)
+            record_change(
+                store,
+                rules_record(
+                    [],
+                    change.removed,
+                    who=who,
+                    origin=origin,
+                    at=now,
+                    before=before,
+                    after=change.data_version,
+                    total=change.total,
+                ),
+            )
     except RuleError as exc:
         return error(f"{exc}; nothing was changed")
     except (StoreError, OSError) as exc:

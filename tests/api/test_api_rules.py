@@ -58,8 +58,10 @@ def test_a_range_suspension_answers_suspended_with_its_reference(
 
     asyncio.run(body())
     records = [r for r in caplog.records if getattr(r, "event", "") == "rules.change"]
-    assert len(records) == 1 and records[0].added == ["suspend:range:0352535000..0352535999"]  # type: ignore[attr-defined]
-    assert records[0].references == ["NPA-2026-0412"]  # type: ignore[attr-defined]
+    assert len(records) == 1
+    logged = records[0].audit_record  # type: ignore[attr-defined]
+    assert logged["keys"] == ["suspend:range:0352535000..0352535999"] and logged["counts"]["added"] == 1
+    assert logged["references"] == ["NPA-2026-0412"] and logged["who"] == "ops"
     # Another process, asking Redis, sees it at its next check.
     from sipcheck.numbers import parse_number
 

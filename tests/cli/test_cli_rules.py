@@ -101,3 +101,33 @@ def test_bad_rules_are_refused_and_nothing_is_changed(env: dict[str, str], tmp_p
     assert missing.returncode == EXIT_ERROR and "no rule has this id" in missing.stderr
     assert json.loads(sipcheck(env, "rules", "list", "--json").stdout)["rules"] == []
     assert sipcheck(env, "check", "0352535111").returncode == EXIT_ALLOW
+
+
+def test_every_cli_change_is_in_the_audit_trail(env: dict[str, str], tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("number,since,reference,source\n0352531111,2026-11-01,NPA-7,police\n", encoding="utf-8")
+    assert sipcheck(env, "load", "suspended", str(feed)).returncode == EXIT_ALLOW
+    changes = tmp_path / "changes.csv"
+    changes.write_text("op,number,since,reference,source\nadd,0352532222,,NPA-8,police\n", encoding="utf-8")
+    assert sipcheck(env, "load", "suspended", "--changes", str(changes)).returncode == EXIT_ALLOW
+    added = sipcheck(
+        env, "rules", "add", "deny", "--prefix", "050-1000", "--reason", "wave", "--author", "noc-kato"
+    )
+    assert added.returncode == EXIT_ALLOW, added.stderr
+    result = sipcheck(env, "audit", "--json")
+    assert result.returncode == EXIT_ALLOW, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [r["kind"] for r in records]
+    assert kinds[-3:] == ["data.publish.suspended", "data.suspensions.change", "rules.change"], kinds
+    publish, change, rule = records[-3:]
+    assert publish["sources"] == ["feed.csv"] and publish["counts"]["rows"] == 1
+    assert publish["origin"].startswith("cli ") and "@" in publish["who"]
+    assert change["keys"] == ["+81352532222"] and change["references"] == ["NPA-8"]
+    assert change["version_before"] == publish["version_after"]
+    assert rule["who"] == "noc-kato" and rule["keys"] == ["deny:prefix:0501000"]
+    # The questions an operator asks: what touched this number, and what changed rules.
+    by_number = sipcheck(env, "audit", "--number", "03-5253-2222", "--json").stdout.splitlines()
+    assert [json.loads(line)["kind"] for line in by_number] == ["data.suspensions.change"]
+    table = sipcheck(env, "audit", "--kind", "rules")
+    assert "deny:prefix:0501000" in table.stdout and "data.publish" not in table.stdout
+    assert sipcheck(env, "audit", "--since", "yesterday").returncode == 2  # argparse's usage error
