@@ -13,6 +13,7 @@ One lookup structure then serves numbers, prefixes and ranges.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
@@ -220,11 +221,14 @@ def make_rule(
 
 NO_RULES: tuple[Rule, ...] = ()
 
+_Segments = tuple[list[str], list[str], list[tuple[Rule, ...]]]
+"""Per 6-digit head: segment starts, segment ends, the rules covering each (longest prefix first)."""
+
 
 class RuleSet:
     """Rules compiled for matching: by prefix (with a 6-digit gate) and by operator id."""
 
-    __slots__ = ("_by_operator", "_by_prefix", "_heads", "_long", "_short", "count", "rules")
+    __slots__ = ("_by_operator", "_by_prefix", "_heads", "_short", "count", "rules")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: dict[str, Rule] = {r.id: r for r in rules}
@@ -239,12 +243,43 @@ class RuleSet:
         self._by_operator = {o: tuple(rs) for o, rs in by_operator.items()}
         lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
         self._short = tuple(n for n in lengths if n < GATE_DIGITS)
-        self._long = tuple(n for n in lengths if n >= GATE_DIGITS)
-        self._heads = {p[:GATE_DIGITS] for p in self._by_prefix if len(p) >= GATE_DIGITS}
+        under: dict[str, list[str]] = {}
+        for p in self._by_prefix:
+            if len(p) >= GATE_DIGITS:
+                under.setdefault(p[:GATE_DIGITS], []).append(p)
+        self._heads = {head: self._segments(head, prefixes) for head, prefixes in under.items()}
         self.count = len(self.rules)
 
     def __bool__(self) -> bool:
         return self.count > 0
+
+    def _segments(self, head: str, prefixes: list[str]) -> _Segments:
+        """The numbers under one 6-digit head cut into segments that the same rules cover.
+
+        Every number under a head has one length (MIC's plan), so a prefix is an interval of
+        equal-width digit strings, compared as strings. Cutting at every interval's ends gives
+        segments, each covered by a fixed set of rules; a number's rules are then one bisect.
+        """
+        rule = prefix_rule(head)
+        width = rule[1] if rule is not None else max(len(p) for p in prefixes)
+        spans = [(p + "0" * (width - len(p)), p + "9" * (width - len(p)), p) for p in prefixes]
+        cuts = {low for low, _high, _p in spans}
+        for _low, high, _p in spans:
+            after = int(high) + 1
+            if len(str(after)) <= width:
+                cuts.add(str(after).zfill(width))
+        starts: list[str] = []
+        ends: list[str] = []
+        hits: list[tuple[Rule, ...]] = []
+        ordered = sorted(cuts)
+        for i, start in enumerate(ordered):
+            end = str(int(ordered[i + 1]) - 1).zfill(width) if i + 1 < len(ordered) else "9" * width
+            covering = sorted((p for low, high, p in spans if low <= start <= high), key=len, reverse=True)
+            if covering:
+                starts.append(start)
+                ends.append(end)
+                hits.append(tuple(r for p in covering for r in self._by_prefix[p]))
+        return starts, ends, hits
 
     def match(self, national: str, designated: str, serving: str) -> tuple[Rule, ...]:
         """Every rule covering a number (national form, '' if foreign) whose designated / serving
@@ -254,11 +289,12 @@ class RuleSet:
         found: tuple[Rule, ...] = NO_RULES
         by_prefix = self._by_prefix
         if national:
-            if national[:GATE_DIGITS] in self._heads:
-                for length in self._long:
-                    hit = by_prefix.get(national[:length])
-                    if hit is not None:
-                        found += hit
+            segments = self._heads.get(national[:GATE_DIGITS])
+            if segments is not None:
+                starts, ends, hits = segments
+                i = bisect_right(starts, national) - 1
+                if i >= 0 and national <= ends[i]:
+                    found = hits[i]
             for length in self._short:
                 hit = by_prefix.get(national[:length])
                 if hit is not None:
