@@ -39,7 +39,6 @@ from sipcheck.model import (
 from sipcheck.numbers import PhoneNumber
 from sipcheck.rules import EMPTY_RULES, RuleSet
 
-
 RULE_MEMO_MAX = 200_000
 """Numbers whose matched rules a `TableSet` remembers (about 100 bytes each) before starting over."""
 
@@ -109,6 +108,7 @@ class TableSet:
 
     __slots__ = (
         "_coverage_rows",
+        "_rule_memo",
         "blocks",
         "complete",
         "coverage",
@@ -116,7 +116,6 @@ class TableSet:
         "designated",
         "index",
         "parts",
-        "_rule_memo",
         "rules",
         "suspensions",
         "trunks",
