@@ -109,7 +109,7 @@ def throughput(checks: int) -> None:
                 screener.store = MemoryStore(screener.store.tables.parts)  # type: ignore[attr-defined]
                 screener.policy = PolicyConfig().compile()
                 gc.collect()
-                gc.freeze()  # as a snapshot does after loading (cache/snapshot.py): tables leave the GC's scans
+                gc.freeze()  # as a snapshot does after loading (cache/snapshot.py): tables leave GC scans
                 check = screener.check
                 started = time.process_time()
                 for n in numbers:
