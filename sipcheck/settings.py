@@ -195,6 +195,22 @@ class DataSettings(BaseModel):
     """Largest page or file `sipcheck data update` downloads; a bigger one is refused."""
 
 
+class DecisionLogSettings(BaseModel):
+    """The optional decision log: one JSON line per screened call (`sipcheck.decisionlog`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    dir: Path | None = None
+    """Directory of the decision logs (one file per process: decisions-http-0.jsonl, decisions-sip.jsonl);
+    unset: no decision log."""
+    max_bytes: int = Field(default=100_000_000, ge=4096)
+    """A file is rotated (renamed .1, .2, …) when it would pass this size."""
+    backups: int = Field(default=10, ge=0)
+    """Rotated files kept per process."""
+    queue_max: int = Field(default=100_000, ge=1)
+    """Records waiting for the writer thread; beyond this they are dropped and counted, never the call delayed."""
+
+
 class Settings(BaseSettings):
     """The one settings object; see the module docstring for where values come from."""
 
@@ -206,6 +222,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    decisions: DecisionLogSettings = Field(default_factory=DecisionLogSettings)
     kamailio: KamailioSettings = Field(default_factory=KamailioSettings)
     fixed_now: AwareDatetime | None = Field(
         default=None,

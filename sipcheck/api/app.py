@@ -18,6 +18,7 @@ from sipcheck.api.metrics import ApiMetrics
 from sipcheck.api.openapi import docs_page, openapi_bytes
 from sipcheck.api.ops import metrics_sync_loop
 from sipcheck.api.routes import ROUTES
+from sipcheck.decisionlog import DecisionLog
 from sipcheck.screener import Screener
 from sipcheck.settings import Settings
 from sipcheck.store import FactStore
@@ -30,6 +31,7 @@ def create_app(
     *,
     metrics: ApiMetrics | None = None,
     sync_metrics: bool = True,
+    decisions: DecisionLog | None = None,
 ) -> web.Application:
     """Build the app. Token configuration errors raise `ValueError` here, at start-up, not per request."""
     http = settings.http
@@ -41,6 +43,7 @@ def create_app(
         auth=TokenAuth(load_tokens(http)),
         openapi=openapi_bytes(ROUTES),
         docs_html=docs_page(ROUTES, f"http://{http.host}:{http.port}"),
+        decisions=decisions,
     )
     app = web.Application(client_max_size=http.max_body_bytes)
     app[API_KEY] = api

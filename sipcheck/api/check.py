@@ -26,12 +26,17 @@ async def check_one(api: Api, request: web.Request) -> web.Response:
     started = perf_counter()
     number = request.match_info["number"]
     # Most routing engines send no query string: skip building the query MultiDict then.
-    ingress = (request.query.get("ingress") or None) if request.query_string else None
+    query = request.query if request.query_string else None
+    ingress = (query.get("ingress") or None) if query is not None else None
     try:
         verdict = await api.screener.acheck(number, ingress)
     except StoreError as exc:
         raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
     api.metrics.count_verdict(verdict)
+    decisions = api.decisions
+    if decisions is not None:
+        call_id = (query.get("call_id") or None) if query is not None else None
+        decisions.record(verdict, at=api.screener.clock(), edge="http", call_id=call_id, ingress=ingress)
     response = web.Response(
         body=dumps(verdict.to_dict()),
         content_type="application/json",
@@ -94,6 +99,11 @@ async def check_batch(api: Api, request: web.Request) -> web.Response:
     count = api.metrics.count_verdict
     for verdict in verdicts:
         count(verdict)
+    decisions = api.decisions
+    if decisions is not None:
+        at = api.screener.clock()
+        for verdict in verdicts:
+            decisions.record(verdict, at=at, edge="http", ingress=ingress)
     api.metrics.count_batch(len(verdicts))
     if verdicts:
         version = verdicts[0].data_version

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sipcheck.api.auth import TokenAuth
 from sipcheck.api.metrics import ApiMetrics
+from sipcheck.decisionlog import DecisionLog
 from sipcheck.screener import Screener
 from sipcheck.settings import Settings
 from sipcheck.store import FactStore
@@ -29,6 +30,7 @@ class Api:
     openapi: bytes = b""
     docs_html: str = ""
     publish_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    decisions: DecisionLog | None = None  # the decision log, when decisions.dir is set
 
 
 API_KEY = web.AppKey("sipcheck_api", Api)

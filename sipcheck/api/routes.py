@@ -84,6 +84,13 @@ ROUTES: Final[tuple[Route, ...]] = (
                 False,
                 "trunk-a",
             ),
+            Param(
+                "call_id",
+                "query",
+                "the call's id (SIP Call-ID), written to the decision log when decisions.dir is set",
+                False,
+                "a84b4c76e66710@pc33.example.com",
+            ),
         ),
         responses={200: ("the verdict (same object as `sipcheck check --json`)", JSON, ref("Verdict"))},
         errors=("store_unavailable",),

@@ -25,6 +25,7 @@ from sipcheck.api.connguard import (
 from sipcheck.api.logs import configure_logging
 from sipcheck.api.supervisor import Ready
 from sipcheck.cache import open_store
+from sipcheck.decisionlog import DecisionLog
 from sipcheck.screener import Screener
 from sipcheck.settings import Settings
 
@@ -35,7 +36,7 @@ WARM_UP_NUMBER = "0352535111"
 WARM_UP_CHECKS = 3
 
 
-async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) -> None:
+async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True, index: int = 0) -> None:
     # The snapshot keeper reloads in a thread: hand the interpreter back to the event loop every
     # 1 ms (default 5 ms), so that a reload's Python work does not hold checks past their budget.
     sys.setswitchinterval(0.001)
@@ -49,7 +50,8 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
         # Connect, load scripts and fill caches now, so the first real call is not the slow one.
         for _ in range(WARM_UP_CHECKS):
             await screener.acheck(WARM_UP_NUMBER)
-        app = create_app(screener, store, settings)
+        decisions = DecisionLog.from_settings(settings.decisions, f"http-{index}")
+        app = create_app(screener, store, settings, decisions=decisions)
         descriptors = raise_descriptor_limit()
         # asyncio accepts up to `backlog` connections in one go before any of them is looked at:
         # those descriptors must be free too.
@@ -79,6 +81,8 @@ async def serve(settings: Settings, ready: Ready, *, reuse_port: bool = True) ->
             aclose = getattr(store, "aclose", None)
             if aclose is not None:
                 await aclose()
+            if decisions is not None:
+                decisions.close()
     log.info("stopped", extra={"event": "worker.stopped"})
 
 
@@ -114,7 +118,7 @@ def run_worker(settings: Settings, index: int, ready: Ready) -> int:
     """The supervisor's target for an HTTP worker; returns the exit code."""
     configure_logging()
     try:
-        asyncio.run(serve(settings, ready))
+        asyncio.run(serve(settings, ready, index=index))
     except OSError as exc:
         log.error(
             "cannot serve on %s:%d: %s",

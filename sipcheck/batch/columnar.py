@@ -26,6 +26,7 @@ import codecs
 import contextlib
 import csv
 import io
+import json
 import os
 import sys
 import time
@@ -50,7 +51,7 @@ from sipcheck.ingress import IngressMap
 from sipcheck.policy import CompiledPolicy
 from sipcheck.store import FactStore
 
-Format = Literal["csv", "parquet"]
+Format = Literal["csv", "parquet", "jsonl"]
 DEFAULT_BATCH_ROWS: Final = 1 << 20
 """Rows per chunk: large enough that Arrow's per-batch costs vanish, small enough to bound memory
 (a chunk of typical CDR rows is ~100 MB with its output columns)."""
@@ -63,6 +64,10 @@ _CODECS: Final = {
     ".lz4": "lz4",
 }
 _PARQUET: Final = (".parquet", ".pq", ".parq")
+_JSONL: Final = (".jsonl", ".ndjson")
+LOGGED_PREFIX: Final = "logged_"
+"""A decision log already holds verdict columns (the verdict when the call was screened); read back
+for a screen they are renamed ``logged_<column>``, so the output shows the verdict then and now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class FileKind:
             if codec is not None:
                 raise BatchError(f"{path}: Parquet compresses its own pages; name it without {suffix}")
             return cls("parquet", None)
+        if name.endswith(_JSONL):
+            return cls("jsonl", codec)
         return cls("csv", codec)
 
 
@@ -282,6 +289,38 @@ class _Resumed(io.RawIOBase):
         return len(data)
 
 
+def _jsonl_table(path: Path, codec: str | None) -> pa.Table:
+    """A JSON-lines file (a decision log, `sipcheck.decisions`) as a table of text columns, every
+    value as text ('' for null), verdict columns renamed `LOGGED_PREFIX` + name. A bad line is
+    named: ``file:line: not a JSON object``. Read whole: a decision log rotates at
+    ``decisions.max_bytes``, so one file is bounded."""
+    columns: dict[str, list[str]] = {}
+    rows = 0
+    try:
+        with pa.input_stream(str(path), compression=codec) as stream:
+            for number, raw in enumerate(io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8"), 1):
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise BatchError(f"{path}:{number}: not JSON: {exc.msg} at column {exc.colno}") from None
+                if not isinstance(record, dict):
+                    raise BatchError(f"{path}:{number}: not a JSON object")
+                for key in record.keys() - columns.keys():
+                    columns[key] = [""] * rows
+                for key, values in columns.items():
+                    value = record.get(key)
+                    values.append(
+                        "" if value is None else value if isinstance(value, str) else json.dumps(value)
+                    )
+                rows += 1
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BatchError(f"{path}: cannot read: {exc}") from exc
+    names = [LOGGED_PREFIX + n if n in OUTPUT_COLUMNS else n for n in columns]
+    return pa.table([pa.array(v, pa.string()) for v in columns.values()], names=names)
+
+
 def _parquet(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(str(path))
@@ -299,6 +338,8 @@ class _Writer:
     def __init__(self, dst: Path) -> None:
         self.dst = dst
         self.kind = FileKind.of(dst)
+        if self.kind.format == "jsonl":
+            raise BatchError(f"{dst}: screened output is .csv (optionally compressed) or .parquet")
         self.tmp = dst.with_name(dst.name + ".part")
         self.sink: Any = None
         self.parquet: pq.ParquetWriter | None = None
@@ -431,7 +472,10 @@ def screen_file(
     summary = BatchSummary(source=str(src), data_version=tables.data_version, engine="arrow")
     show = sys.stderr.isatty() if progress is None else progress
     parquet = _parquet(src) if kind.format == "parquet" else None
-    total = parquet.metadata.num_rows if parquet is not None else None
+    logged = _jsonl_table(src, kind.codec) if kind.format == "jsonl" else None
+    total = (
+        parquet.metadata.num_rows if parquet is not None else logged.num_rows if logged is not None else None
+    )
     writer = _Writer(dst)
     bar = tqdm(total=total, unit="rows", unit_scale=True, desc="screen", disable=not show, file=sys.stderr)
     try:
@@ -439,11 +483,14 @@ def screen_file(
         if parquet is not None:
             schema = parquet.schema_arrow
             chunks = (_Chunk(batch) for batch in _parquet_batches(parquet, batch_rows))
+        elif logged is not None:
+            schema = logged.schema
+            chunks = (_Chunk(batch) for batch in logged.to_batches(max_chunksize=batch_rows))
         else:
             types = _all_text(src, kind.codec, encoding)
             schema = pa.schema(list(types.items()))
         ingress_name = check_columns(schema, column, ingress_column, str(src))
-        if parquet is None:
+        if parquet is None and logged is None:
             read = [column] if ingress_name is None else [column, ingress_name]
             if writer.kind.format == "csv":
                 chunks = _csv_chunks(src, kind.codec, encoding, batch_rows, types, read)
@@ -517,6 +564,8 @@ def _empty_input(src: Path, kind: FileKind, encoding: str) -> pa.RecordBatch:
     """No rows, the input's columns: a file with a header and no rows still gets its header."""
     if kind.format == "parquet":
         schema = _parquet(src).schema_arrow
+    elif kind.format == "jsonl":
+        schema = _jsonl_table(src, kind.codec).schema
     else:
         schema = pa.schema(list(_all_text(src, kind.codec, encoding).items()))
     return pa.RecordBatch.from_pylist([], schema=schema)

@@ -112,7 +112,7 @@ def _print_summary(summary: BatchSummary) -> None:
 def _use_arrow(engine: str, src: Path | IO[bytes], dst: Path | IO[str]) -> bool:
     """Whether the Arrow engine runs; a BatchError when what was asked cannot be done."""
     streams = not isinstance(src, Path) or not isinstance(dst, Path)
-    parquet = any(isinstance(p, Path) and FileKind.of(p).format == "parquet" for p in (src, dst))
+    parquet = any(isinstance(p, Path) and FileKind.of(p).format in ("parquet", "jsonl") for p in (src, dst))
     if engine == "python" and (
         parquet or any(isinstance(p, Path) and FileKind.of(p).codec for p in (src, dst))
     ):
@@ -120,7 +120,7 @@ def _use_arrow(engine: str, src: Path | IO[bytes], dst: Path | IO[str]) -> bool:
     if engine == "arrow" and streams:
         raise BatchError("--engine arrow reads and writes files, not standard input/output")
     if streams and parquet:
-        raise BatchError("Parquet needs a file, not standard input/output")
+        raise BatchError("Parquet and decision logs (.jsonl) need a file, not standard input/output")
     return engine == "arrow" or (engine == "auto" and not streams)
 
 

@@ -35,6 +35,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from sipcheck.decisionlog import DecisionLog
 from sipcheck.screener import Screener
 from sipcheck.settings import Settings, load_settings
 from sipcheck.sip.admission import Admission
@@ -67,21 +68,31 @@ class ScreeningBridge:
     ``fail_policy``) decides what that means, as everywhere else.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, screener: Screener, budget_ms: float) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        screener: Screener,
+        budget_ms: float,
+        decisions: DecisionLog | None = None,
+    ) -> None:
         self.loop = loop
         self.screener = screener
         self.budget_s = budget_ms / 1000.0
+        self.decisions = decisions
 
-    def __call__(self, caller: CallerId, ingress: str | None) -> Future[Verdict]:
-        return asyncio.run_coroutine_threadsafe(self.screen(caller, ingress), self.loop)
+    def __call__(self, caller: CallerId, ingress: str | None, call_id: str | None = None) -> Future[Verdict]:
+        return asyncio.run_coroutine_threadsafe(self.screen(caller, ingress, call_id), self.loop)
 
-    async def screen(self, caller: CallerId, ingress: str | None) -> Verdict:
+    async def screen(self, caller: CallerId, ingress: str | None, call_id: str | None = None) -> Verdict:
         screener = self.screener
         try:
             async with asyncio.timeout(self.budget_s):
-                return await screener.acheck(caller.number, ingress)
+                verdict = await screener.acheck(caller.number, ingress)
         except TimeoutError:
-            return screener.unavailable(caller.number, ingress)
+            verdict = screener.unavailable(caller.number, ingress)
+        if self.decisions is not None:
+            self.decisions.record(verdict, at=screener.clock(), edge="sip", call_id=call_id, ingress=ingress)
+        return verdict
 
 
 StoreFactory = Callable[[Settings], contextlib.AbstractContextManager[FactStore]]
@@ -144,6 +155,7 @@ async def run_agent_async(
 
     with store_factory(settings) as store:
         screener = Screener(store, settings.compiled_policy(), settings.clock(), settings.ingress_map())
+        decisions = DecisionLog.from_settings(settings.decisions, f"sip-{sip.listen_port}")
         runtime = PjRuntime(
             RuntimeConfig(
                 bind_host=backend_host,
@@ -162,7 +174,7 @@ async def run_agent_async(
             runtime,
             next_hop=sip.next_hop,
             peers=peers,
-            screen=ScreeningBridge(loop, screener, settings.redis.check_budget_ms),
+            screen=ScreeningBridge(loop, screener, settings.redis.check_budget_ms, decisions),
             tone=tone,
             max_calls=sip.max_calls,
             front=front_id,
@@ -213,6 +225,8 @@ async def run_agent_async(
             if transport is not None:
                 transport.close()
             await asyncio.to_thread(runtime.stop)
+            if decisions is not None:
+                decisions.close()
             with contextlib.suppress(OSError):
                 for f in workdir.iterdir():
                     f.unlink()

@@ -46,7 +46,8 @@ from sipcheck.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
-ScreenFn = Callable[[CallerId, "str | None"], "Future[Verdict]"]
+ScreenFn = Callable[[CallerId, "str | None", "str | None"], "Future[Verdict]"]
+"""(caller, sending peer, Call-ID) → the verdict, later: `agent.ScreeningBridge`."""
 Notify = Callable[[str], None]
 
 PASSED_BACK = range(400, 700)
@@ -444,7 +445,7 @@ class RelayAgent:
             self.admitted(session.call_id)
         session.screening = True
         # The sending peer as it is: the Screener resolves it (sipcheck.ingress), as every edge does.
-        future = self.screen(caller, peer)
+        future = self.screen(caller, peer, session.call_id)
         future.add_done_callback(lambda f: self.runtime.submit(lambda: session.on_verdict(f)))
 
     def _refuse(self, leg: Leg, code: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
