@@ -208,7 +208,7 @@ class DecisionLogSettings(BaseModel):
     backups: int = Field(default=10, ge=0)
     """Rotated files kept per process."""
     queue_max: int = Field(default=100_000, ge=1)
-    """Records waiting for the writer thread; beyond this they are dropped and counted, never the call delayed."""
+    """Records waiting for the writer thread; past this they are dropped and counted, not the call delayed."""
 
 
 class Settings(BaseSettings):
