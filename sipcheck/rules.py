@@ -21,9 +21,7 @@ from sipcheck.model import Rule, RuleAction, RuleScope
 from sipcheck.numbers import InvalidNumber, parse_number, prefix_rule
 
 GATE_DIGITS = 6
-"""Rules with prefixes at least this long are found through their first 6 digits (one set hit per
-call); shorter ones (a whole 050 range) are looked up by length. Keeps a call without a rule at
-a couple of dict hits however many rules are loaded."""
+"""MIC's plan classifies a number by its first 6 digits: what says a prefix's block length."""
 
 MAX_RANGE_PREFIXES = 1000
 """A from–to range whose prefix cover is longer than this is refused: it is almost certainly a typo
@@ -222,13 +220,14 @@ def make_rule(
 NO_RULES: tuple[Rule, ...] = ()
 
 _Segments = tuple[list[str], list[str], list[tuple[Rule, ...]]]
-"""Per 6-digit head: segment starts, segment ends, the rules covering each (longest prefix first)."""
+"""Per block: segment starts, segment ends, the rules covering each (longest prefix first)."""
 
 
 class RuleSet:
-    """Rules compiled for matching: by prefix (with a 6-digit gate) and by operator id."""
+    """Rules compiled for matching: per designation block (one dict hit on the number's block key,
+    whose hash the string already carries), wider prefixes by length, and by operator id."""
 
-    __slots__ = ("_by_operator", "_by_prefix", "_heads", "_short", "count", "rules")
+    __slots__ = ("_blocks", "_by_operator", "_by_prefix", "_wide", "_wide_lengths", "count", "rules")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: dict[str, Rule] = {r.id: r for r in rules}
@@ -241,27 +240,32 @@ class RuleSet:
                 by_operator.setdefault(rule.operator, []).append(rule)
         self._by_prefix = {p: tuple(rs) for p, rs in by_prefix.items()}
         self._by_operator = {o: tuple(rs) for o, rs in by_operator.items()}
-        lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
-        self._short = tuple(n for n in lengths if n < GATE_DIGITS)
-        under: dict[str, list[str]] = {}
-        for p in self._by_prefix:
-            if len(p) >= GATE_DIGITS:
-                under.setdefault(p[:GATE_DIGITS], []).append(p)
-        self._heads = {head: self._segments(head, prefixes) for head, prefixes in under.items()}
+        in_block: dict[str, list[str]] = {}
+        widths: dict[str, int] = {}
+        wide: dict[str, tuple[Rule, ...]] = {}
+        for p, found in self._by_prefix.items():
+            plan = prefix_rule(p[:GATE_DIGITS]) if len(p) >= GATE_DIGITS else None
+            if plan is not None and len(p) >= plan[2]:
+                block = p[: plan[2]]
+                in_block.setdefault(block, []).append(p)
+                widths[block] = plan[1]
+            else:
+                wide[p] = found  # shorter than a block: covers whole blocks (rare)
+        self._blocks = {b: self._segments(prefixes, widths[b]) for b, prefixes in in_block.items()}
+        self._wide = wide
+        self._wide_lengths = tuple(sorted({len(p) for p in wide}, reverse=True))
         self.count = len(self.rules)
 
     def __bool__(self) -> bool:
         return self.count > 0
 
-    def _segments(self, head: str, prefixes: list[str]) -> _Segments:
-        """The numbers under one 6-digit head cut into segments that the same rules cover.
+    def _segments(self, prefixes: list[str], width: int) -> _Segments:
+        """The numbers of one block cut into segments that the same rules cover.
 
-        Every number under a head has one length (MIC's plan), so a prefix is an interval of
+        Every number of a block has one length (MIC's plan), so a prefix is an interval of
         equal-width digit strings, compared as strings. Cutting at every interval's ends gives
         segments, each covered by a fixed set of rules; a number's rules are then one bisect.
         """
-        rule = prefix_rule(head)
-        width = rule[1] if rule is not None else max(len(p) for p in prefixes)
         spans = [(p + "0" * (width - len(p)), p + "9" * (width - len(p)), p) for p in prefixes]
         cuts = {low for low, _high, _p in spans}
         for _low, high, _p in spans:
@@ -281,22 +285,24 @@ class RuleSet:
                 hits.append(tuple(r for p in covering for r in self._by_prefix[p]))
         return starts, ends, hits
 
-    def match(self, national: str, designated: str, serving: str) -> tuple[Rule, ...]:
-        """Every rule covering a number (national form, '' if foreign) whose designated / serving
-        operator ids are given ('' = none): longest prefix first, then the operator's rules."""
+    def match(self, block: str, national: str, designated: str, serving: str) -> tuple[Rule, ...]:
+        """Every rule covering a number (its block key and national form, '' if foreign) whose
+        designated / serving operator ids are given ('' = none): longest prefix first, then the
+        operator's rules."""
         if not self.count:
             return NO_RULES
         found: tuple[Rule, ...] = NO_RULES
-        by_prefix = self._by_prefix
-        if national:
-            segments = self._heads.get(national[:GATE_DIGITS])
+        if block:
+            segments = self._blocks.get(block)
             if segments is not None:
                 starts, ends, hits = segments
                 i = bisect_right(starts, national) - 1
                 if i >= 0 and national <= ends[i]:
                     found = hits[i]
-            for length in self._short:
-                hit = by_prefix.get(national[:length])
+        if self._wide_lengths and national:
+            wide = self._wide
+            for length in self._wide_lengths:
+                hit = wide.get(national[:length])
                 if hit is not None:
                     found += hit
         by_operator = self._by_operator

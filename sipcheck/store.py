@@ -39,9 +39,6 @@ from sipcheck.model import (
 from sipcheck.numbers import PhoneNumber
 from sipcheck.rules import EMPTY_RULES, RuleSet
 
-RULE_MEMO_MAX = 200_000
-"""Numbers whose matched rules a `TableSet` remembers (about 100 bytes each) before starting over."""
-
 
 class StoreError(RuntimeError):
     """The store could not be read or written (network, timeout, server error)."""
@@ -108,7 +105,6 @@ class TableSet:
 
     __slots__ = (
         "_coverage_rows",
-        "_rule_memo",
         "blocks",
         "complete",
         "coverage",
@@ -172,7 +168,6 @@ class TableSet:
         }
         self.suspensions = _by_number(self._records(Component.SUSPENSIONS))
         self.rules = _rule_set(self._records(Component.RULES))
-        self._rule_memo: dict[str, tuple[Rule, ...]] = {}
 
     def _clone(self) -> TableSet:
         clone = TableSet.__new__(TableSet)
@@ -187,7 +182,6 @@ class TableSet:
         clone.versions = dict(versions)
         clone.data_version = data_version
         clone.rules = _rule_set(part.records)
-        clone._rule_memo = {}
         return clone
 
     def with_suspensions(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
@@ -219,23 +213,17 @@ class TableSet:
                         if designated is None or candidate.id != designated.id or not candidate.id:
                             serving = candidate
                         break
-        matched: tuple[Rule, ...] = ()
-        if self.rules.count:
-            # Memoised per number: in one TableSet the rules covering a number (by prefix, and by the
-            # operators its block and wholesale give it) never change, and callers repeat.
-            memo = self._rule_memo
-            key = number.national or number.e164
-            found = memo.get(key)
-            if found is None:
-                found = self.rules.match(
-                    number.national,
-                    designated.id if designated is not None else "",
-                    serving.id if serving is not None else "",
-                )
-                if len(memo) >= RULE_MEMO_MAX:
-                    memo.clear()
-                memo[key] = found
-            matched = found
+        rules = self.rules
+        matched = (
+            rules.match(
+                number.block,
+                number.national,
+                designated.id if designated is not None else "",
+                serving.id if serving is not None else "",
+            )
+            if rules.count
+            else ()
+        )
         # Positional: keyword arguments cost a tenth of a lookup on the call path (order: see Facts).
         return Facts(
             text,

@@ -462,6 +462,7 @@ def _facts_for(
         data_version=tables.data_version,
         designations_as_of=designations_as_of,
         rules=tables.rules.match(
+            number.block,
             number.national,
             slots[designated].id if designated >= 0 else "",
             slots[serving].id if serving >= 0 else "",

@@ -553,6 +553,7 @@ class RedisStore:
         designated, serving, number = facts.designated, facts.serving, facts.number
         assert number is not None
         matched = rules.match(
+            number.block,
             number.national,
             designated.id if designated is not None else "",
             serving.id if serving is not None else "",

@@ -153,4 +153,4 @@ def test_a_rule_change_keeps_incremental_suspensions() -> None:
 
 
 def test_a_rule_set_without_rules_matches_nothing() -> None:
-    assert RuleSet(()).match("0352535123", "kddi", "") == ()
+    assert RuleSet(()).match("035253", "0352535123", "kddi", "") == ()
