@@ -24,6 +24,7 @@ from sipcheck.batch.synthetic import SAMPLE_DAY, mixed_numbers, number_in
 from sipcheck.decisions import decision_record
 from sipcheck.model import Block, Component, Part, Suspension
 from sipcheck.policy import PolicyConfig
+from sipcheck.report.aggregate import Counts, Report, Row
 from sipcheck.screener import Screener
 from sipcheck.store import MemoryStore
 
@@ -171,3 +172,26 @@ def expected(rows: list[dict[str, Any]], top: int = 20) -> dict[str, Any]:
         "data_versions": dict(Counter(r["data_version"] for r in rows)),
         "numbers": [(e, dict(numbers[e]), number_reasons[e]) for e in ranked],
     }
+
+
+FIELDS = ("allowed", "flagged", "blocked")
+
+
+def as_dict(c: Counts) -> dict[str, int]:
+    return {f: getattr(c, f) for f in FIELDS if getattr(c, f)}
+
+
+def table(rows: tuple[Row, ...]) -> dict[str, dict[str, int]]:
+    return {r.key: as_dict(r.counts) for r in rows}
+
+
+def assert_matches(report: Report, want: dict[str, Any]) -> None:
+    assert as_dict(report.total) == want["total"]
+    assert table(report.designated) == want["designated"]
+    assert table(report.serving) == want["serving"]
+    assert table(report.ingress) == want["ingress"]
+    assert table(report.reasons) == want["reasons"]
+    assert {k: v for k, v in table(report.days).items() if v} == want["days"]
+    assert {r.key: r.counts.calls for r in report.data_versions} == want["data_versions"]
+    got = [(n.e164, as_dict(n.counts), set(n.reasons)) for n in report.numbers]
+    assert got == want["numbers"]

@@ -13,38 +13,27 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from reportdata import CALLS, JST, MONTH_END, MONTH_START, Month, expected, in_window, moment_of
+from reportdata import (
+    CALLS,
+    JST,
+    MONTH_END,
+    MONTH_START,
+    Month,
+    assert_matches,
+    expected,
+    in_window,
+    moment_of,
+    table,
+)
 
 from sipcheck.report import aggregate, read_batches
 from sipcheck.report.aggregate import Counts, Report, Row
 from sipcheck.report.read import SCHEMA, VERDICT_COLUMNS
 from sipcheck.report.render import SECTIONS, csv_rows, render_html
 
-FIELDS = ("allowed", "flagged", "blocked")
-
-
-def as_dict(c: Counts) -> dict[str, int]:
-    return {f: getattr(c, f) for f in FIELDS if getattr(c, f)}
-
-
-def table(rows: tuple[Row, ...]) -> dict[str, dict[str, int]]:
-    return {r.key: as_dict(r.counts) for r in rows}
-
 
 def month_report(month: Month, **kwargs: Any) -> Report:
     return aggregate(read_batches(month.screened), since=MONTH_START, until=MONTH_END, **kwargs)
-
-
-def assert_matches(report: Report, want: dict[str, Any]) -> None:
-    assert as_dict(report.total) == want["total"]
-    assert table(report.designated) == want["designated"]
-    assert table(report.serving) == want["serving"]
-    assert table(report.ingress) == want["ingress"]
-    assert table(report.reasons) == want["reasons"]
-    assert {k: v for k, v in table(report.days).items() if v} == want["days"]
-    assert {r.key: r.counts.calls for r in report.data_versions} == want["data_versions"]
-    got = [(n.e164, as_dict(n.counts), set(n.reasons)) for n in report.numbers]
-    assert got == want["numbers"]
 
 
 def test_every_figure_matches_an_independent_count(month: Month) -> None:
