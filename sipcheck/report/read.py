@@ -119,7 +119,7 @@ def _string_times(values: pa.Array) -> pa.Array | None:
         return pc.subtract(naive, JST_OFFSET_US)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    if pc.all(pc.match_regex(values, r"^\s*[+-]?\d+(\.\d*)?\s*$")).as_py():
+    if pc.all(pc.match_substring_regex(values, r"^\s*[+-]?\d+(\.\d*)?\s*$")).as_py():
         seconds = pc.cast(pc.utf8_trim_whitespace(values), pa.float64())
         return pc.cast(pc.round(pc.multiply(seconds, 1_000_000.0)), pa.int64())
     return None
