@@ -3,11 +3,12 @@
 The HTML page carries everything inline: its CSS, and the charts as base64 PNG drawn by
 matplotlib (Agg); no script, no external stylesheet, font or image. Every text is escaped.
 
-Japanese names: the tables carry the operator names as text, which the browser renders with its own
-fonts. The charts carry ASCII labels only (dates, reason codes, action names): the machines this
-runs on often have no font with Japanese glyphs (``fc-list :lang=ja`` prints nothing here), and
-matplotlib would draw missing glyphs as boxes; no chart puts an operator name on an axis, so the
-names are in the tables and nothing is lost.
+Japanese names: the tables carry the operator names as text, which the browser renders with its
+fonts (`scripts/test` installs fonts-ipafont-gothic where ``fc-list :lang=ja`` finds none). The
+charts of days and reasons have ASCII labels only (dates, reason codes). The chart of operators
+labels its bars with the operator names when fontconfig has a font with Japanese glyphs
+(`japanese_font`: ``fc-list :lang=ja``); without one, matplotlib would draw the names as boxes,
+so the bars are labelled by their rank (``#1``…), which the operator tables show beside the names.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import base64
 import csv
 import html
 import io
+import subprocess
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -99,6 +102,20 @@ def write_csv(report: Report, out: IO[str]) -> None:
 # --- charts ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def japanese_font() -> str | None:
+    """The file of a font with Japanese glyphs that fontconfig knows (``fc-list :lang=ja``), or None."""
+    try:
+        listed = subprocess.run(
+            ["fc-list", ":lang=ja", "file"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = sorted(line.strip().rstrip(":") for line in listed.splitlines() if line.strip())
+    usable = [f for f in files if f.lower().endswith((".ttf", ".otf", ".ttc"))]
+    return usable[0] if usable else None
+
+
 def _png(figure: Any) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=72)
@@ -155,10 +172,41 @@ def chart_reasons(reasons: tuple[Row, ...], top: int) -> str:
     return _png(figure)
 
 
+def chart_operators(rows: tuple[Row, ...], top: int, role: str = "designated") -> str:
+    """The operators with the most flagged + blocked calls, stacked bars, as base64 PNG.
+
+    Labelled by name with a Japanese font (`japanese_font`), else by rank (#1 is the table's first row).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
+    font = japanese_font()
+    shown = [(rank, r) for rank, r in enumerate(rows[:top], 1) if r.counts.attention][::-1]
+    figure = Figure(figsize=(12, max(2.5, 0.35 * len(shown) + 1.2)))
+    axes = figure.add_subplot()
+    y = list(range(len(shown)))
+    flagged = [r.counts.flagged for _, r in shown]
+    axes.barh(y, flagged, color=COLORS["flag"], label="flag")
+    axes.barh(y, [r.counts.blocked for _, r in shown], left=flagged, color=COLORS["block"], label="block")
+    if font:
+        axes.set_yticks(
+            y, [f"#{rank} {label(r.key)}" for rank, r in shown], fontproperties=FontProperties(fname=font)
+        )
+    else:
+        axes.set_yticks(y, [f"#{rank}" for rank, _ in shown])
+    axes.set_xlabel("flagged + blocked calls")
+    axes.set_title(f"Top {role} operators by flagged + blocked calls")
+    if shown:
+        axes.legend(loc="lower right")
+    figure.tight_layout()
+    return _png(figure)
+
+
 # --- HTML ------------------------------------------------------------------------------------------
 
 CSS: Final = """
-body { font-family: system-ui, "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif; margin: 2em;
+body { font-family: system-ui, "Noto Sans CJK JP", "IPAPGothic", "IPAGothic", "Hiragino Sans", "Yu Gothic",
+       sans-serif; margin: 2em;
        color: #222; max-width: 1100px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.2em; border-bottom: 2px solid #444; padding-bottom: 0.2em; margin-top: 1.6em; }
@@ -203,13 +251,13 @@ def _row_class(c: Counts) -> str:
 
 def _operator_table(role: str, rows: tuple[Row, ...]) -> str:
     body = "".join(
-        f'<tr class="{_row_class(r.counts)}" data-operator="{_e(r.key)}">'
+        f'<tr class="{_row_class(r.counts)}" data-operator="{_e(r.key)}"><td class="n">{rank}</td>'
         f'<td class="key">{_e(label(r.key))}</td>'
         f"{_count_cells(r.counts)}</tr>"
-        for r in rows
+        for rank, r in enumerate(rows, 1)
     )
     return (
-        f'<table id="{role}"><thead><tr><th>{_e(role)} operator</th>{COUNT_HEADERS}</tr></thead>'
+        f'<table id="{role}"><thead><tr><th>#</th><th>{_e(role)} operator</th>{COUNT_HEADERS}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
 
@@ -251,6 +299,11 @@ def render_html(report: Report, *, generated_at: datetime, title: str | None = N
     if report.days:
         charts += (
             f'<img id="chart-days" alt="calls per day" src="data:image/png;base64,{chart_days(report.days)}">'
+        )
+    if any(r.counts.attention for r in report.designated):
+        charts += (
+            f'<img id="chart-designated" alt="top designated operators" '
+            f'src="data:image/png;base64,{chart_operators(report.designated, report.top)}">'
         )
     if report.reasons:
         charts += (
@@ -306,4 +359,13 @@ def write_html(report: Report, path: str | Path, *, generated_at: datetime, titl
     Path(path).write_text(render_html(report, generated_at=generated_at, title=title), encoding="utf-8")
 
 
-__all__ = ["CSV_COLUMNS", "SECTIONS", "csv_rows", "label", "render_html", "write_csv", "write_html"]
+__all__ = [
+    "CSV_COLUMNS",
+    "SECTIONS",
+    "csv_rows",
+    "japanese_font",
+    "label",
+    "render_html",
+    "write_csv",
+    "write_html",
+]
