@@ -251,9 +251,31 @@ def read_csv(path: str | Path, time_column: str | None = None) -> Iterator[pa.Re
             yield _uniform(times, {n: batch.column(n) for n in VERDICT_COLUMNS}, where)
             before += batch.num_rows
     except pa.ArrowInvalid as exc:
-        raise ReportInputError(f"{source}: after line {before + 1}: {exc}") from None
+        raise ReportInputError(_csv_problem(source, len(header)) or f"{source}: {exc}") from None
     except OSError as exc:
         raise ReportInputError(f"{source}: cannot read: {exc}") from None
+
+
+def _csv_problem(source: str, width: int) -> str | None:
+    """Where pyarrow's CSV parser stopped, found again with the standard library (errors only)."""
+    try:
+        with io.TextIOWrapper(
+            pa.input_stream(source, compression="detect"), encoding="utf-8-sig", errors="strict", newline=""
+        ) as text:
+            reader = csv.reader(text, strict=True)
+            last = 0
+            try:
+                for row in reader:
+                    first, last = last + 1, reader.line_num
+                    if row and len(row) != width:
+                        return f"{source}:{first}: expected {width} fields, got {len(row)}"
+            except csv.Error as exc:
+                return f"{source}:{last + 1}: CSV syntax: {exc}"
+            except UnicodeDecodeError:
+                return f"{source}: after line {last}: bytes not valid in utf-8"
+    except (OSError, pa.ArrowException):
+        return None
+    return None
 
 
 # --- Parquet ---------------------------------------------------------------------------------------

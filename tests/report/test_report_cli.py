@@ -129,6 +129,14 @@ def test_missing_columns(env: dict[str, str], month: Month, tmp_path: Path) -> N
     assert sipcheck(env, str(renamed), "--time-column", "when").returncode == EXIT_OK
 
 
+def test_malformed_csv_line(env: dict[str, str], month: Month, tmp_path: Path) -> None:
+    bad = tmp_path / "short-row.csv"
+    lines = _head(month.screened[0], bad, 9)
+    lines.insert(5, "c-broken,2026-11-01T00:00:00+09:00\n")
+    bad.write_text("".join(lines), encoding="utf-8")
+    assert_bad(sipcheck(env, str(bad)), f"{bad}:6: expected 15 fields, got 2")
+
+
 def test_unknown_action(env: dict[str, str], month: Month, tmp_path: Path) -> None:
     bad = tmp_path / "bad-action.csv"
     lines = _head(month.screened[0], bad, 6)
