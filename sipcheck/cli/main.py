@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sipcheck.cli.check",
     "sipcheck.cli.load",
     "sipcheck.cli.screen",
+    "sipcheck.cli.report",
     "sipcheck.cli.data",
     "sipcheck.cli.rules",
     "sipcheck.cli.audit",
