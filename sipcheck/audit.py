@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from sipcheck.model import Rule
+from sipcheck.model import Contractor, Rule
 from sipcheck.numbers import InvalidNumber, parse_number
+from sipcheck.rules import contractor_key
 
 if TYPE_CHECKING:
     from sipcheck.importers.suspensions import SuspensionChanges
@@ -231,7 +232,7 @@ def suspension_record(
 
 
 def rules_record(
-    added: Sequence[Rule],
+    added: Sequence[Rule | Contractor],
     removed: Sequence[str],
     *,
     who: str,
@@ -255,6 +256,6 @@ def rules_record(
             "removed": len(removed),
             "total": total,
         },
-        keys=[*(r.id for r in added), *removed],
-        references=[r.reference for r in added],
+        keys=[*(r.id if isinstance(r, Rule) else contractor_key(r.id) for r in added), *removed],
+        references=[r.reference for r in added if isinstance(r, Rule)],
     )

@@ -157,6 +157,9 @@ class RuleAction(StrEnum):
     SUSPEND = "suspend"  # a range or an operator's whole stock suspended (police request): `suspended`
     ALLOW = "allow"  # an override correcting a false positive: `override_allow`
     DENY = "deny"  # an override blocking in an emergency: `override_deny`
+    CONTRACT = "contract"  # a range served through a contractor (契約者): says who, decides nothing alone
+    REFUSE = "refuse"  # a contractor on the refusal list (事業者渡り): `contractor_refused` on its ranges
+    NOTE = "note"  # derived, never stored: the contractor of this range has suspensions elsewhere
 
 
 class RuleScope(StrEnum):
@@ -166,6 +169,7 @@ class RuleScope(StrEnum):
     PREFIX = "prefix"  # every number starting with a national prefix
     RANGE = "range"  # a from–to range of equal-length national numbers, held as its prefix cover
     OPERATOR = "operator"  # an operator's stock: blocks designated to it, wholesale ranges it serves
+    CONTRACTOR = "contractor"  # a contractor (refusals and notes): found through its contract rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +194,24 @@ class Rule:
     author: str | None = None
     created: datetime | None = None
     until: date | None = None
+    contractor: str = ""  # the contractor a contract, refusal or suspension names ('' = none)
 
     def in_force(self, day: date) -> bool:
         return self.until is None or day <= self.until
 
 
-Record = Block | Operator | Certification | Wholesale | Suspension | Trunk | Rule
+@dataclass(frozen=True, slots=True)
+class Contractor:
+    """A company that contracts numbers from operators (契約者): keyed by its 13-digit corporate
+    number (法人番号) where known, so one company is one contractor across every operator."""
+
+    id: str
+    names: tuple[str, ...]
+    corporate_number: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+Record = Block | Operator | Certification | Wholesale | Suspension | Trunk | Rule | Contractor
 
 
 @dataclass(frozen=True, slots=True)

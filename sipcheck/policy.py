@@ -53,6 +53,10 @@ DEFAULT_ACTIONS: dict[Reason, Action] = {
     Reason.INGRESS_OPERATOR_REVOKED: Action.FLAG,
     Reason.OVERRIDE_ALLOW: Action.ALLOW,
     Reason.OVERRIDE_DENY: Action.BLOCK,
+    # A contractor hopping from operator to operator (事業者渡り) is to be refused new numbers; the
+    # numbers it already holds are looked at, not cut off.
+    Reason.CONTRACTOR_REFUSED: Action.FLAG,
+    Reason.CONTRACTOR_SUSPENDED_ELSEWHERE: Action.ALLOW,  # said, so it can be seen and reported
 }
 
 OVERRIDE_PROOF: frozenset[Reason] = frozenset({Reason.SUSPENDED})
@@ -364,6 +368,11 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
         if facts.from_snapshot:
             reasons.append(Reason.DATA_FROM_SNAPSHOT)
         for rule in applied:
+            if rule.action is RuleAction.REFUSE:
+                reasons.append(Reason.CONTRACTOR_REFUSED)
+            elif rule.action is RuleAction.NOTE:
+                reasons.append(Reason.CONTRACTOR_SUSPENDED_ELSEWHERE)
+        for rule in applied:
             if rule.action is RuleAction.DENY:
                 reasons.append(Reason.OVERRIDE_DENY)
             elif rule.action is RuleAction.ALLOW:
@@ -394,12 +403,18 @@ def _decide(facts: Facts, policy: CompiledPolicy, today: date) -> Verdict:
     )
 
 
+_SPEAKING: frozenset[RuleAction] = frozenset(
+    {RuleAction.SUSPEND, RuleAction.CONTRACT, RuleAction.REFUSE, RuleAction.NOTE}
+)
+
+
 def _rules_in_force(rules: tuple[Rule, ...], today: date) -> tuple[Rule, ...]:
-    """The rules that speak for a number on ``today``: every suspension in force, and the one
-    override that wins (`rules.winning_override`), last."""
-    suspensions = tuple(r for r in rules if r.action is RuleAction.SUSPEND and r.in_force(today))
+    """The rules that speak for a number on ``today``: every suspension, contract (who holds the
+    number), refusal and note in force, and the one override that wins (`rules.winning_override`),
+    last."""
+    speaking = tuple(r for r in rules if r.action in _SPEAKING and r.in_force(today))
     override = winning_override(rules, today)
-    return (*suspensions, override) if override is not None else suspensions
+    return (*speaking, override) if override is not None else speaking
 
 
 def _designation_reasons(facts: Facts, policy: CompiledPolicy, today: date, reasons: list[Reason]) -> None:

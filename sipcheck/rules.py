@@ -13,11 +13,12 @@ One lookup structure then serves numbers, prefixes and ranges.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sipcheck.model import Rule, RuleAction, RuleScope
+from sipcheck.model import Contractor, Rule, RuleAction, RuleScope
 from sipcheck.numbers import InvalidNumber, parse_number, prefix_rule
 
 GATE_DIGITS = 6
@@ -150,7 +151,10 @@ def make_rule(
     prefix: str | None = None,
     range_: tuple[str, str] | None = None,
     operator: str | None = None,
+    contractor: str | None = None,
+    via: str | None = None,
     known_operators: Iterable[str] = (),
+    known_contractors: Iterable[str] = (),
     reason: str = "",
     reference: str | None = None,
     source: str | None = None,
@@ -159,22 +163,45 @@ def make_rule(
     until: date | None = None,
     today: date | None = None,
 ) -> Rule:
-    """One checked rule from exactly one target; `RuleError` names what is wrong.
+    """One checked rule; `RuleError` names what is wrong.
 
-    ``known_operators`` are the operator ids of the live data: a stock suspension of an id nobody
-    knows would suspend nothing and say it did. ``today`` (JST) refuses an ``until`` already past.
+    Targets: exactly one of number, prefix, range, operator (a stock suspension) — or, for a
+    refusal, the contractor alone. A contract (``contract``) names the numbers, the ``contractor``
+    that holds them and optionally the operator ``via`` which it does; a suspension may name the
+    contractor it concerns. ``known_operators`` / ``known_contractors`` are the ids of the live data
+    (a rule naming an id nobody knows would match nothing and say it did). ``today`` (JST)
+    refuses an ``until`` already past.
     """
+    if action is RuleAction.NOTE:
+        raise RuleError("action", action.value, "notes are derived by sipcheck, not written")
     given = [
         name
         for name, value in (("number", number), ("prefix", prefix), ("range", range_), ("operator", operator))
         if value is not None
     ]
-    if len(given) != 1:
+    if action is RuleAction.REFUSE:
+        if given:
+            raise RuleError("target", given, "a refusal names the contractor only")
+    elif len(given) != 1:
         raise RuleError("target", given, "give exactly one of number, prefix, range, operator")
     if until is not None and today is not None and until < today:
         raise RuleError("until", until.isoformat(), f"is in the past (today is {today.isoformat()} JST)")
-    if action is RuleAction.SUSPEND and not (reference or "").strip():
-        raise RuleError("reference", reference, "a suspension needs the reference of the request behind it")
+    if action in (RuleAction.SUSPEND, RuleAction.REFUSE) and not (reference or "").strip():
+        raise RuleError(
+            "reference", reference, f"a {action.value} rule needs the reference of the request behind it"
+        )
+    who = (contractor or "").strip()
+    if action in (RuleAction.CONTRACT, RuleAction.REFUSE) and not who:
+        raise RuleError("contractor", contractor, f"a {action.value} rule names a contractor")
+    if who and who not in set(known_contractors):
+        raise RuleError("contractor", contractor, "is not a registered contractor (sipcheck contractor add)")
+    if who and action in (RuleAction.ALLOW, RuleAction.DENY):
+        raise RuleError("contractor", contractor, "an override names numbers, not a contractor")
+    holder = (via or "").strip()
+    if via is not None and action is not RuleAction.CONTRACT:
+        raise RuleError("via", via, "only a contract names the operator a contractor holds numbers through")
+    if holder and holder not in set(known_operators):
+        raise RuleError("via", via, "is not the id of an operator in the loaded data")
 
     def build(scope: RuleScope, key: str, prefixes: tuple[str, ...], op: str = "") -> Rule:
         return Rule(
@@ -190,31 +217,70 @@ def make_rule(
             author,
             created,
             until,
+            who,
         )
 
+    if action is RuleAction.REFUSE:
+        return build(RuleScope.CONTRACTOR, who, ())
     if number is not None:
         national = national_number("number", number)
-        return build(RuleScope.NUMBER, national, (national,))
+        return build(RuleScope.NUMBER, national, (national,), holder)
     if prefix is not None:
         ends = split_range(prefix)
         if ends is None:
             national = national_prefix("prefix", prefix)
-            return build(RuleScope.PREFIX, national, (national,))
+            return build(RuleScope.PREFIX, national, (national,), holder)
         range_ = ends
     if range_ is not None:
         cover = number_range("range", *range_)
         low = national_number("range.from", range_[0])
         high = national_number("range.to", range_[1])
-        return build(RuleScope.RANGE, f"{low}..{high}", cover)
+        return build(RuleScope.RANGE, f"{low}..{high}", cover, holder)
     assert operator is not None
     op = operator.strip()
     if op not in set(known_operators):
         raise RuleError("operator", operator, "is not the id of an operator in the loaded data")
     if action is not RuleAction.SUSPEND:
-        raise RuleError(
-            "operator", operator, "an override names numbers; only a suspension may name an operator"
-        )
+        raise RuleError("operator", operator, "only a suspension may name an operator's whole stock")
     return build(RuleScope.OPERATOR, op, (), op)
+
+
+_CONTRACTOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_corporate_number(field: str, text: str) -> str:
+    """A 13-digit corporate number (法人番号) with its check digit verified (国税庁's rule: the first
+    digit is 9 − (Σ Pn·Qn mod 9) over the 12-digit base, Pn its n-th digit from the right, Qn 1 for
+    odd n and 2 for even n)."""
+    digits = text.strip().translate(_SEPARATORS)
+    if len(digits) != 13 or not (digits.isascii() and digits.isdigit()):
+        raise RuleError(field, text, "a corporate number (法人番号) has 13 digits")
+    base = digits[1:]
+    total = sum(int(d) * (1 if n % 2 else 2) for n, d in enumerate(reversed(base), 1))
+    if int(digits[0]) != 9 - total % 9:
+        raise RuleError(field, text, f"the check digit is wrong (expected {9 - total % 9})")
+    return digits
+
+
+def make_contractor(
+    *, id_: str | None, names: Iterable[str], aliases: Iterable[str] = (), corporate_number: str | None = None
+) -> Contractor:
+    """One checked contractor; its id is its corporate number when it has one and no id is given."""
+    number = check_corporate_number("corporate_number", corporate_number) if corporate_number else None
+    cid = (id_ or number or "").strip()
+    if not _CONTRACTOR_ID.fullmatch(cid):
+        raise RuleError(
+            "id", id_, "a contractor id is letters, digits, '.', '_', '-' (or give a corporate number)"
+        )
+    kept = tuple(n.strip() for n in names if n and n.strip())
+    if not kept:
+        raise RuleError("names", list(names), "a contractor needs at least one name")
+    return Contractor(cid, kept, number, tuple(a.strip() for a in aliases if a and a.strip()))
+
+
+def contractor_key(contractor_id: str) -> str:
+    """A contractor's key in the rules component (rule ids start with an action, never with this)."""
+    return f"contractor:{contractor_id}"
 
 
 NO_RULES: tuple[Rule, ...] = ()
@@ -227,18 +293,49 @@ class RuleSet:
     """Rules compiled for matching: per designation block (one dict hit on the number's block key,
     whose hash the string already carries), wider prefixes by length, and by operator id."""
 
-    __slots__ = ("_blocks", "_by_operator", "_by_prefix", "_wide", "_wide_lengths", "count", "rules")
+    __slots__ = (
+        "_blocks",
+        "_by_operator",
+        "_by_prefix",
+        "_wide",
+        "_wide_lengths",
+        "contractors",
+        "count",
+        "notes",
+        "rules",
+    )
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        self.rules: dict[str, Rule] = {r.id: r for r in rules}
+    def __init__(self, records: Iterable[Rule | Contractor]) -> None:
+        self.rules: dict[str, Rule] = {}
+        self.contractors: dict[str, Contractor] = {}
+        for record in records:
+            if isinstance(record, Contractor):
+                self.contractors[record.id] = record
+            else:
+                self.rules[record.id] = record
+        refusals: dict[str, list[Rule]] = {}
+        suspended: dict[str, list[Rule]] = {}
+        for rule in self.rules.values():
+            if rule.action is RuleAction.REFUSE:
+                refusals.setdefault(rule.contractor, []).append(rule)
+            elif rule.action is RuleAction.SUSPEND and rule.contractor:
+                suspended.setdefault(rule.contractor, []).append(rule)
+        # A contractor with suspensions gets a note on every range it holds: "suspended elsewhere".
+        self.notes = {c: _note(c, found) for c, found in suspended.items()}
         by_prefix: dict[str, list[Rule]] = {}
         by_operator: dict[str, list[Rule]] = {}
         for rule in self.rules.values():
+            # A contract carries its contractor's refusals and note with it: found with the range.
+            carried = [rule]
+            if rule.action is RuleAction.CONTRACT:
+                carried += refusals.get(rule.contractor, [])
+                if rule.contractor in self.notes:
+                    carried.append(self.notes[rule.contractor])
             for prefix in rule.prefixes:
-                by_prefix.setdefault(prefix, []).append(rule)
-            if rule.operator:
+                by_prefix.setdefault(prefix, []).extend(carried)
+            if rule.scope is RuleScope.OPERATOR:
                 by_operator.setdefault(rule.operator, []).append(rule)
-        self._by_prefix = {p: tuple(rs) for p, rs in by_prefix.items()}
+        self._by_prefix = {p: tuple(dict.fromkeys(rs)) for p, rs in by_prefix.items()}
         self._by_operator = {o: tuple(rs) for o, rs in by_operator.items()}
         in_block: dict[str, list[str]] = {}
         widths: dict[str, int] = {}
@@ -282,7 +379,7 @@ class RuleSet:
             if covering:
                 starts.append(start)
                 ends.append(end)
-                hits.append(tuple(r for p in covering for r in self._by_prefix[p]))
+                hits.append(tuple(dict.fromkeys(r for p in covering for r in self._by_prefix[p])))
         return starts, ends, hits
 
     def match(self, block: str, national: str, designated: str, serving: str) -> tuple[Rule, ...]:
@@ -321,22 +418,49 @@ class RuleSet:
         """Every prefix a rule names (what Kamailio's view and the batch screen key their lookups on)."""
         return tuple(self._by_prefix)
 
-    def changed(self, add: Iterable[Rule], remove: Iterable[str]) -> tuple[RuleSet, list[str], list[str]]:
-        """This set with ``add`` put in (replacing equal ids) and ``remove`` (ids) taken out: the new
-        set, the ids added or replaced, and the ids removed. An id to remove that is not here is an
-        error, so a mistyped removal is not reported as done."""
-        rules = dict(self.rules)
+    def records(self) -> tuple[Rule | Contractor, ...]:
+        """What the rules component stores: the rules and the contractors (never the notes)."""
+        return (*self.rules.values(), *self.contractors.values())
+
+    def changed(
+        self, add: Iterable[Rule | Contractor], remove: Iterable[str]
+    ) -> tuple[RuleSet, list[str], list[str]]:
+        """This set with ``add`` put in (replacing equal ids) and ``remove`` (rule ids, or
+        ``contractor:<id>``) taken out: the new set, the ids added or replaced, and the ids removed.
+        An id to remove that is not here is an error, so a mistyped removal is not reported as
+        done; so is a contractor removed while a rule still names it."""
+        records: dict[str, Rule | Contractor] = {r.id: r for r in self.rules.values()}
+        records.update((contractor_key(c.id), c) for c in self.contractors.values())
         removed = []
         for rid in remove:
-            if rid not in rules:
+            if rid not in records:
                 raise RuleError("remove", rid, "no rule has this id")
-            del rules[rid]
+            del records[rid]
             removed.append(rid)
         added = []
-        for rule in add:
-            rules[rule.id] = rule
-            added.append(rule.id)
-        return RuleSet(rules.values()), added, removed
+        for record in add:
+            key = contractor_key(record.id) if isinstance(record, Contractor) else record.id
+            records[key] = record
+            added.append(key)
+        named = {r.contractor for r in records.values() if isinstance(r, Rule) and r.contractor}
+        present = {r.id for r in records.values() if isinstance(r, Contractor)}
+        orphaned = sorted(named - present)
+        if orphaned:
+            raise RuleError("remove", contractor_key(orphaned[0]), "rules still name this contractor")
+        return RuleSet(records.values()), added, removed
+
+
+def _note(contractor: str, suspensions: list[Rule]) -> Rule:
+    references = sorted({r.reference for r in suspensions if r.reference})
+    return Rule(
+        f"note:contractor:{contractor}",
+        RuleAction.NOTE,
+        RuleScope.CONTRACTOR,
+        contractor,
+        reason=f"{len(suspensions)} suspension(s) name this contractor",
+        reference=", ".join(references) or None,
+        contractor=contractor,
+    )
 
 
 EMPTY_RULES = RuleSet(())
@@ -348,7 +472,7 @@ def winning_override(rules: tuple[Rule, ...], today: date) -> Rule | None:
     best: Rule | None = None
     best_key = (-1, -1)
     for rule in rules:
-        if rule.action is RuleAction.SUSPEND or not rule.in_force(today):
+        if rule.action not in (RuleAction.ALLOW, RuleAction.DENY) or not rule.in_force(today):
             continue
         length = max((len(p) for p in rule.prefixes), default=0)
         key = (length, 1 if rule.action is RuleAction.DENY else 0)
@@ -362,8 +486,12 @@ def rules_by_id(rules: Mapping[str, Rule]) -> list[Rule]:
 
 
 RULE_FIELDS = frozenset(
-    ("action", "number", "prefix", "from", "to", "operator", "reason", "reference", "source", "until")
+    (
+        *("action", "number", "prefix", "from", "to", "operator", "contractor", "via"),
+        *("reason", "reference", "source", "until"),
+    )
 )
+CONTRACTOR_FIELDS = frozenset(("id", "names", "aliases", "corporate_number"))
 """The fields a rule is written with, in JSON (HTTP, a rules file) and as CLI options alike."""
 
 
@@ -374,6 +502,7 @@ def rule_from_fields(
     author: str | None,
     created: datetime | None,
     today: date | None,
+    known_contractors: Iterable[str] = (),
 ) -> Rule:
     """One rule from its written fields (see `RULE_FIELDS`); `RuleError` names the first bad one."""
     unknown = sorted(set(fields) - RULE_FIELDS)
@@ -391,7 +520,9 @@ def rule_from_fields(
     try:
         action = RuleAction(text.get("action", ""))
     except ValueError:
-        raise RuleError("action", fields.get("action"), "must be suspend, allow or deny") from None
+        raise RuleError(
+            "action", fields.get("action"), "must be suspend, allow, deny, contract or refuse"
+        ) from None
     until = None
     if "until" in text:
         try:
@@ -412,7 +543,10 @@ def rule_from_fields(
         prefix=text.get("prefix"),
         range_=(text["from"], text["to"]) if "from" in text else None,
         operator=text.get("operator"),
+        contractor=text.get("contractor"),
+        via=text.get("via"),
         known_operators=known_operators,
+        known_contractors=known_contractors,
         reason=text.get("reason", ""),
         reference=text.get("reference"),
         source=text.get("source"),
@@ -421,3 +555,50 @@ def rule_from_fields(
         until=until,
         today=today,
     )
+
+
+def contractor_from_fields(fields: Mapping[str, object]) -> Contractor:
+    """One contractor from its written fields (id, names, aliases, corporate_number)."""
+    unknown = sorted(set(fields) - CONTRACTOR_FIELDS)
+    if unknown:
+        raise RuleError(
+            unknown[0], fields[unknown[0]], f"is no contractor field ({', '.join(sorted(CONTRACTOR_FIELDS))})"
+        )
+    names, aliases = fields.get("names", ()), fields.get("aliases", ())
+    for name, value in (("names", names), ("aliases", aliases)):
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]
+            raise RuleError(name, value, "must be a list of strings")
+    cid, number = fields.get("id"), fields.get("corporate_number")
+    for name, value in (("id", cid), ("corporate_number", number)):
+        if value is not None and not isinstance(value, str):
+            raise RuleError(name, value, "must be a string")
+    return make_contractor(
+        id_=cid,  # type: ignore[arg-type]
+        names=names,  # type: ignore[arg-type]
+        aliases=aliases,  # type: ignore[arg-type]
+        corporate_number=number,  # type: ignore[arg-type]
+    )
+
+
+def contractor_view(rules: RuleSet, contractor_id: str) -> dict[str, object] | None:
+    """Everything the rules know about one contractor, across operators (`sipcheck contractor show`):
+    its record, the ranges it holds by the operator it holds them through, its refusals, and the
+    suspensions that name it. None when no such contractor is registered."""
+    contractor = rules.contractors.get(contractor_id)
+    if contractor is None:
+        return None
+    naming = sorted((r for r in rules.rules.values() if r.contractor == contractor_id), key=lambda r: r.id)
+    by_operator: dict[str, list[str]] = {}
+    for rule in naming:
+        if rule.action is RuleAction.CONTRACT:
+            by_operator.setdefault(rule.operator or "(operator not named)", []).append(rule.target)
+    return {
+        "id": contractor.id,
+        "names": list(contractor.names),
+        "aliases": list(contractor.aliases),
+        "corporate_number": contractor.corporate_number,
+        "holds": {op: sorted(targets) for op, targets in sorted(by_operator.items())},
+        "refusals": [r.id for r in naming if r.action is RuleAction.REFUSE],
+        "suspensions": [r.id for r in naming if r.action is RuleAction.SUSPEND],
+        "rules": [r.id for r in naming],
+    }

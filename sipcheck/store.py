@@ -25,6 +25,7 @@ from sipcheck.model import (
     Certification,
     Component,
     ComponentStatus,
+    Contractor,
     CoverageRow,
     DataStatus,
     Operator,
@@ -62,7 +63,7 @@ class FactStore(Protocol):
 
     def remove_suspensions(self, numbers: Iterable[str]) -> int: ...
 
-    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+    def change_rules(self, add: Iterable[Rule | Contractor], remove: Iterable[str]) -> RuleChange:
         """Add (or replace, by id) and remove rules as one publish of the rules component: every
         process sees all of the change or none of it. Raises `RuleError` for an unknown id."""
         ...
@@ -280,6 +281,11 @@ def live_version(store: FactStore) -> str:
     return store.status().data_version
 
 
+def live_rules(store: FactStore) -> RuleSet:
+    """The live rules component compiled (what a change is checked against: its contractors)."""
+    return RuleSet(r for r in store.part(Component.RULES).records if isinstance(r, Rule | Contractor))
+
+
 def live_operator_ids(store: FactStore) -> frozenset[str]:
     """The operator ids of the live data (operators and certified-list entries): what a stock
     suspension may name. Read through `part`, so any store answers it the same way."""
@@ -291,7 +297,7 @@ def live_operator_ids(store: FactStore) -> frozenset[str]:
 
 
 def _rule_set(records: Iterable[object]) -> RuleSet:
-    rules = [r for r in records if isinstance(r, Rule)]
+    rules = [r for r in records if isinstance(r, Rule | Contractor)]
     return RuleSet(rules) if rules else EMPTY_RULES
 
 
@@ -374,10 +380,10 @@ class MemoryStore:
             found = [r for r in self._audit if since is None or r.at >= since]
         return found[-limit:] if limit > 0 else []
 
-    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+    def change_rules(self, add: Iterable[Rule | Contractor], remove: Iterable[str]) -> RuleChange:
         with self._lock:
             rules, added, removed = self._tables.rules.changed(add, remove)
-            part = Part(Component.RULES, tuple(rules.rules.values()))
+            part = Part(Component.RULES, rules.records())
             version = self._publish_locked({Component.RULES: part})
             return RuleChange(version, tuple(added), tuple(removed), rules.count)
 

@@ -52,6 +52,8 @@ class Reason(StrEnum):
     INGRESS_OPERATOR_REVOKED = "ingress_operator_revoked"
     OVERRIDE_ALLOW = "override_allow"  # an operator's allow override: lifts every reason but a suspension
     OVERRIDE_DENY = "override_deny"  # an operator's deny override (an emergency block)
+    CONTRACTOR_REFUSED = "contractor_refused"  # the range is held by a contractor on the refusal list
+    CONTRACTOR_SUSPENDED_ELSEWHERE = "contractor_suspended_elsewhere"  # its contractor has suspensions
 
     @classmethod
     def for_operator(cls, role: str, status: CertStatus) -> Reason:
@@ -101,6 +103,8 @@ def rule_dict(rule: Rule) -> dict[str, Any]:
         "author": rule.author,
         "created": rule.created.isoformat() if rule.created else None,
         "until": rule.until.isoformat() if rule.until else None,
+        "contractor": rule.contractor or None,
+        "via": rule.operator or None if rule.action.value == "contract" else None,
     }
 
 

@@ -191,6 +191,8 @@ SCHEMAS: dict[str, Any] = {
             "author": _NULLABLE_STR,
             "created": _NULLABLE_STR,
             "until": _NULLABLE_STR,
+            "contractor": _NULLABLE_STR,
+            "via": _NULLABLE_STR,
         },
     },
     "RuleInput": {
@@ -199,12 +201,20 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "description": "exactly one of number, prefix, from+to, operator",
         "properties": {
-            "action": {"enum": [a.value for a in RuleAction]},
+            "action": {"enum": [a.value for a in RuleAction if a is not RuleAction.NOTE]},
             "number": {"type": "string", "example": "03-5253-5111"},
             "prefix": {"type": "string", "example": "050-1000"},
             "from": {"type": "string", "example": "0352535000"},
             "to": {"type": "string", "example": "0352535999"},
             "operator": {"type": "string", "description": "an operator id (stock suspension only)"},
+            "contractor": {
+                "type": "string",
+                "description": "a registered contractor (contract, refuse, suspend)",
+            },
+            "via": {
+                "type": "string",
+                "description": "contract only: the operator id the contractor holds it through",
+            },
             "reason": {"type": "string"},
             "reference": {"type": "string", "description": "required for a suspension (the police request)"},
             "source": {"type": "string"},
@@ -216,7 +226,43 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "add": {"type": "array", "items": ref("RuleInput")},
-            "remove": {"type": "array", "items": {"type": "string"}, "description": "rule ids"},
+            "remove": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "rule ids, contractor:<id>",
+            },
+            "contractors": {"type": "array", "items": ref("ContractorInput")},
+        },
+    },
+    "ContractorInput": {
+        "type": "object",
+        "required": ["names"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "description": "default: the corporate number"},
+            "names": {"type": "array", "items": {"type": "string"}},
+            "aliases": {"type": "array", "items": {"type": "string"}},
+            "corporate_number": {
+                "type": "string",
+                "description": "13 digits (法人番号), check digit verified",
+            },
+        },
+    },
+    "ContractorView": {
+        "type": "object",
+        "required": ["id", "names", "holds", "refusals", "suspensions", "rules"],
+        "properties": {
+            "id": {"type": "string"},
+            "names": {"type": "array", "items": {"type": "string"}},
+            "aliases": {"type": "array", "items": {"type": "string"}},
+            "corporate_number": _NULLABLE_STR,
+            "holds": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "refusals": {"type": "array", "items": {"type": "string"}},
+            "suspensions": {"type": "array", "items": {"type": "string"}},
+            "rules": {"type": "array", "items": {"type": "string"}},
         },
     },
     "RuleChangeResult": {

@@ -261,6 +261,22 @@ ROUTES: Final[tuple[Route, ...]] = (
     ),
     Route(
         "GET",
+        "/v1/contractors/{id}",
+        rules.show_contractor,
+        "showContractor",
+        "Everything known about one contractor across operators: ranges held, refusals, suspensions",
+        "data",
+        auth=True,
+        params=(
+            Param(
+                "id", "path", "the contractor id (its corporate number where known)", True, "9011101031552"
+            ),
+        ),
+        responses={200: ("the contractor", JSON, ref("ContractorView"))},
+        errors=("unauthorized", "not_found", "store_unavailable"),
+    ),
+    Route(
+        "GET",
         "/v1/audit",
         rules.read_audit,
         "readAudit",

@@ -19,9 +19,9 @@ from sipcheck.api.check import read_json
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
 from sipcheck.audit import record_change, rules_record, select
-from sipcheck.model import Component, Rule
-from sipcheck.rules import RuleError, rule_from_fields
-from sipcheck.store import StoreError, live_operator_ids, live_version
+from sipcheck.model import Component, Contractor, Rule
+from sipcheck.rules import RuleError, contractor_from_fields, contractor_view, rule_from_fields
+from sipcheck.store import StoreError, live_operator_ids, live_rules, live_version
 from sipcheck.verdict import rule_dict
 
 MAX_RULES_PER_CHANGE = 10_000
@@ -46,28 +46,40 @@ async def list_rules(api: Api, request: web.Request) -> web.Response:
     )
 
 
-def _change_request(body: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    if not isinstance(body, dict) or not set(body) <= {"add", "remove"} or not body:
-        raise ApiError("bad_request", 'expected a JSON object {"add": [rule, ...], "remove": [id, ...]}')
-    add, remove = body.get("add", []), body.get("remove", [])
+def _change_request(body: Any) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    if not isinstance(body, dict) or not set(body) <= {"add", "remove", "contractors"} or not body:
+        raise ApiError(
+            "bad_request",
+            'expected a JSON object {"add": [rule, ...], "remove": [id, ...], "contractors": [...]}',
+        )
+    add, remove, contractors = body.get("add", []), body.get("remove", []), body.get("contractors", [])
+    if not isinstance(contractors, list) or not all(isinstance(item, dict) for item in contractors):
+        raise ApiError("bad_request", "'contractors' must be an array of contractor objects")
     if not isinstance(add, list) or not all(isinstance(item, dict) for item in add):
         raise ApiError("bad_request", "'add' must be an array of rule objects")
     if not isinstance(remove, list) or not all(isinstance(item, str) for item in remove):
         raise ApiError("bad_request", "'remove' must be an array of rule ids (strings)")
-    if len(add) + len(remove) > MAX_RULES_PER_CHANGE:
+    if len(add) + len(remove) + len(contractors) > MAX_RULES_PER_CHANGE:
         raise ApiError("bad_request", f"more than {MAX_RULES_PER_CHANGE} items in one change")
-    return add, remove
+    return add, remove, contractors
 
 
 async def change_rules(api: Api, request: web.Request) -> web.Response:
     who = api.auth.identify(request)
-    add, remove = _change_request(await read_json(request))
+    add, remove, contractor_items = _change_request(await read_json(request))
     today = api.screener.today()
     created = api.screener.clock()
 
-    def apply() -> tuple[Any, list[Rule], str]:
-        known = live_operator_ids(api.store) if any("operator" in item for item in add) else frozenset()
-        rules, problems = _checked(add, known, who, created, today)
+    def apply() -> tuple[Any, list[Rule | Contractor], str]:
+        known = (
+            live_operator_ids(api.store)
+            if any("operator" in item or "via" in item for item in add)
+            else frozenset()
+        )
+        contractors, problems = _checked_contractors(contractor_items)
+        registered = set(live_rules(api.store).contractors) | {c.id for c in contractors}
+        rules, rule_problems = _checked(add, known, registered, who, created, today)
+        problems += rule_problems
         if problems:
             raise ApiError(
                 "invalid_items",
@@ -75,7 +87,8 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
                 problems,
             )
         before = live_version(api.store)
-        return api.store.change_rules(rules, remove), rules, before
+        records: list[Rule | Contractor] = [*contractors, *rules]
+        return api.store.change_rules(records, remove), records, before
 
     async with api.publish_lock:
         try:
@@ -113,8 +126,24 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
     )
 
 
+def _checked_contractors(items: list[dict[str, Any]]) -> tuple[list[Contractor], list[dict[str, Any]]]:
+    contractors: list[Contractor] = []
+    problems: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        try:
+            contractors.append(contractor_from_fields(item))
+        except RuleError as exc:
+            problems.append(_problem(f"contractors[{i}]", exc))
+    return contractors, problems
+
+
 def _checked(
-    items: list[dict[str, Any]], known: frozenset[str], who: str, created: datetime, today: Any
+    items: list[dict[str, Any]],
+    known: frozenset[str],
+    registered: set[str],
+    who: str,
+    created: datetime,
+    today: Any,
 ) -> tuple[list[Rule], list[dict[str, Any]]]:
     """Every item as a rule, or every problem found (so one answer lists them all)."""
     rules: list[Rule] = []
@@ -122,13 +151,22 @@ def _checked(
     for i, item in enumerate(items):
         try:
             rules.append(
-                rule_from_fields(item, known_operators=known, author=who, created=created, today=today)
+                rule_from_fields(
+                    item,
+                    known_operators=known,
+                    known_contractors=registered,
+                    author=who,
+                    created=created,
+                    today=today,
+                )
             )
         except RuleError as exc:
-            problems.append(
-                {"item": f"add[{i}]", "field": exc.field, "value": _plain(exc.value), "message": exc.detail}
-            )
+            problems.append(_problem(f"add[{i}]", exc))
     return rules, problems
+
+
+def _problem(item: str, exc: RuleError) -> dict[str, Any]:
+    return {"item": item, "field": exc.field, "value": _plain(exc.value), "message": exc.detail}
 
 
 def _plain(value: object) -> object:
@@ -161,3 +199,17 @@ async def read_audit(api: Api, request: web.Request) -> web.Response:
         raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
     chosen = select(records, kind=query.get("kind") or None, number=query.get("number") or None)
     return json_response({"records": [r.to_dict() for r in chosen]})
+
+
+async def show_contractor(api: Api, request: web.Request) -> web.Response:
+    """Everything known about one contractor across operators (`rules.contractor_view`)."""
+    api.auth.identify(request)
+    contractor_id = request.match_info["id"]
+    try:
+        rules = await asyncio.to_thread(live_rules, api.store)
+    except StoreError as exc:
+        raise ApiError("store_unavailable", f"the data store did not answer: {exc}") from exc
+    view = contractor_view(rules, contractor_id)
+    if view is None:
+        raise ApiError("not_found", f"no contractor {contractor_id!r} is registered")
+    return json_response(view)

@@ -19,6 +19,7 @@ from sipcheck.model import (
     Certification,
     CertStatus,
     Component,
+    Contractor,
     CoverageRow,
     Operator,
     Part,
@@ -35,9 +36,11 @@ from sipcheck.model import (
     coverage_table,
 )
 from sipcheck.numbers import NumberKind
+from sipcheck.rules import contractor_key
 from sipcheck.store import StoreError
 
 US = "\x1f"
+CONTRACTOR_PREFIX = contractor_key("")  # "contractor:": rule ids start with an action, never with this
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -137,6 +140,7 @@ def encode_rule(rule: Rule) -> str:
             "author": rule.author,
             "created": _iso(rule.created),
             "until": _iso(rule.until),
+            "contractor": rule.contractor,
         },
         ensure_ascii=False,
     )
@@ -157,6 +161,27 @@ def decode_rule(rule_id: str, value: str) -> Rule:
         raw.get("author"),
         _datetime(raw.get("created")),
         _date(raw.get("until")),
+        raw.get("contractor") or "",
+    )
+
+
+def encode_contractor(contractor: Contractor) -> str:
+    return json.dumps(
+        {
+            "type": "contractor",
+            "id": contractor.id,
+            "names": list(contractor.names),
+            "corporate_number": contractor.corporate_number,
+            "aliases": list(contractor.aliases),
+        },
+        ensure_ascii=False,
+    )
+
+
+def decode_contractor(value: str) -> Contractor:
+    raw = json.loads(value)
+    return Contractor(
+        raw["id"], tuple(raw["names"]), raw.get("corporate_number"), tuple(raw.get("aliases") or ())
     )
 
 
@@ -249,6 +274,8 @@ def encode_records(component: Component, records: tuple[Record, ...]) -> dict[st
             out[record.number] = encode_suspension(record)
         elif component is Component.RULES and isinstance(record, Rule):
             out[record.id] = encode_rule(record)
+        elif component is Component.RULES and isinstance(record, Contractor):
+            out[contractor_key(record.id)] = encode_contractor(record)
         else:
             raise StoreError(
                 f"{component.value} record #{i + 1} is a {type(record).__name__}, "
@@ -269,5 +296,8 @@ def decode_records(component: Component, fields: dict[str, str]) -> tuple[Record
     if component is Component.TRUNKS:
         return tuple(Trunk(k, v) for k, v in fields.items())
     if component is Component.RULES:
-        return tuple(decode_rule(k, v) for k, v in fields.items())
+        return tuple(
+            decode_contractor(v) if k.startswith(CONTRACTOR_PREFIX) else decode_rule(k, v)
+            for k, v in fields.items()
+        )
     return tuple(decode_suspension(k, v) for k, v in fields.items())

@@ -41,7 +41,16 @@ from sipcheck.cache.keys import KeySpace
 from sipcheck.cache.scripts import LOOKUP_MANY, SUSPEND
 from sipcheck.cache.snapshot import Snapshot, SnapshotState
 from sipcheck.facts import Facts, OperatorFacts, Role
-from sipcheck.model import Component, ComponentStatus, DataStatus, Part, ResolvedOperator, Rule, Suspension
+from sipcheck.model import (
+    Component,
+    ComponentStatus,
+    Contractor,
+    DataStatus,
+    Part,
+    ResolvedOperator,
+    Rule,
+    Suspension,
+)
 from sipcheck.numbers import PhoneNumber
 from sipcheck.rules import EMPTY_RULES, RuleSet
 from sipcheck.settings import RedisSettings
@@ -575,7 +584,7 @@ class RedisStore:
             else:
                 fields = loader.read_fields(self._admin, self.keys.component(Component.RULES, rules_version))
                 records = codec.decode_records(Component.RULES, fields)
-                found = RuleSet(r for r in records if isinstance(r, Rule))
+                found = RuleSet(r for r in records if isinstance(r, Rule | Contractor))
         self._rules = (rules_version, found)
         return found
 
@@ -682,15 +691,15 @@ class RedisStore:
             raise StoreError(f"removing suspensions failed after {total}: {exc}") from exc
         return total
 
-    def change_rules(self, add: Iterable[Rule], remove: Iterable[str]) -> RuleChange:
+    def change_rules(self, add: Iterable[Rule | Contractor], remove: Iterable[str]) -> RuleChange:
         additions, removals = list(add), list(remove)
         outcome: list[tuple[list[str], list[str], int]] = []
 
         def change(live: Part) -> Part:
-            current = RuleSet(r for r in live.records if isinstance(r, Rule))
+            current = RuleSet(r for r in live.records if isinstance(r, Rule | Contractor))
             rules, added, removed = current.changed(additions, removals)  # RuleError: nothing written
             outcome.append((added, removed, rules.count))
-            return replace(live, records=tuple(rules.rules.values()), loaded_at=None)
+            return replace(live, records=rules.records(), loaded_at=None)
 
         try:
             version, _part = loader.change_rules(self._admin, self.keys, change, self.settings.gc_grace_ms)

@@ -16,9 +16,9 @@ from typing import Any
 from sipcheck.audit import record_change, rules_record
 from sipcheck.cli.common import EXIT_ALLOW, cli_identity, configured_store, error, print_table
 from sipcheck.model import Component, Rule
-from sipcheck.rules import RuleError, rule_from_fields
+from sipcheck.rules import RuleError, contractor_view, make_contractor, rule_from_fields
 from sipcheck.settings import get_settings
-from sipcheck.store import StoreError, live_operator_ids, live_version
+from sipcheck.store import StoreError, live_operator_ids, live_rules, live_version
 from sipcheck.verdict import rule_dict
 
 
@@ -30,13 +30,21 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=run_list)
 
     add = commands.add_parser("add", help="add rules (all or nothing); the same rule twice is one rule")
-    add.add_argument("action", nargs="?", choices=("suspend", "allow", "deny"))
+    add.add_argument("action", nargs="?", choices=("suspend", "allow", "deny", "contract", "refuse"))
     target = add.add_argument_group("target (exactly one)")
     target.add_argument("--number", help="one number, e.g. 03-5253-5111")
     target.add_argument("--prefix", help="a national prefix (050-1000) or a range A..B")
     target.add_argument("--from", dest="from_", metavar="NUMBER", help="first number of a range (with --to)")
     target.add_argument("--to", metavar="NUMBER", help="last number of a range")
     target.add_argument("--operator", help="an operator id: its whole stock (suspend only)")
+    add.add_argument(
+        "--contractor",
+        help="a registered contractor: who holds the range (contract), who is "
+        "refused (refuse, no other target), whom a suspension concerns (suspend)",
+    )
+    add.add_argument(
+        "--via", metavar="OPERATOR", help="contract: the operator the contractor holds the range through"
+    )
     add.add_argument("--reason", help="why (shown in verdicts)")
     add.add_argument("--reference", help="the request behind it (required to suspend), e.g. NPA-2026-0412")
     add.add_argument("--source", help="where the request came from (police, JUSA, ...)")
@@ -45,6 +53,25 @@ def register(subparsers: Any) -> None:
     add.add_argument("--file", type=Path, help="a JSON array of rule objects instead of the options")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=run_add)
+
+    contractor = subparsers.add_parser(
+        "contractor", help="contractors (契約者) and what the rules know of them"
+    )
+    ccommands = contractor.add_subparsers(dest="contractor_command", metavar="SUBCOMMAND", required=True)
+    cadd = ccommands.add_parser("add", help="register (or update) a contractor")
+    cadd.add_argument("--id", help="our id for it (default: its corporate number)")
+    cadd.add_argument(
+        "--name", action="append", default=[], required=True, help="its name (repeat for several)"
+    )
+    cadd.add_argument("--alias", action="append", default=[], help="another name it trades under (repeat)")
+    cadd.add_argument(
+        "--corporate-number", help="its 13-digit corporate number (法人番号), check digit verified"
+    )
+    cadd.set_defaults(func=run_contractor_add)
+    show = ccommands.add_parser("show", help="everything known about one contractor, across operators")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_contractor_show)
 
     remove = commands.add_parser("remove", help="remove rules by id (all or nothing)")
     remove.add_argument("ids", nargs="+", metavar="ID")
@@ -69,6 +96,8 @@ def _items(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
         "from": args.from_,
         "to": args.to,
         "operator": args.operator,
+        "contractor": args.contractor,
+        "via": args.via,
         "reason": args.reason,
         "reference": args.reference,
         "source": args.source,
@@ -92,7 +121,12 @@ def run_add(args: argparse.Namespace) -> int:
         return error(f"{where}: no rules to add")
     try:
         with configured_store() as store:
-            known = live_operator_ids(store) if any("operator" in item for item in items) else frozenset()
+            known = (
+                live_operator_ids(store)
+                if any("operator" in item or "via" in item for item in items)
+                else frozenset()
+            )
+            registered = set(live_rules(store).contractors)
             rules: list[Rule] = []
             problems: list[str] = []
             for i, item in enumerate(items):
@@ -101,6 +135,7 @@ def run_add(args: argparse.Namespace) -> int:
                         rule_from_fields(
                             item,
                             known_operators=known,
+                            known_contractors=registered,
                             author=who,
                             created=now,
                             today=japan_date(now),
@@ -198,4 +233,64 @@ def run_list(args: argparse.Namespace) -> int:
         for r in rules
     ]
     print_table(["id", "reference", "reason", "until", "author"], rows)
+    return EXIT_ALLOW
+
+
+def run_contractor_add(args: argparse.Namespace) -> int:
+    who, origin = cli_identity()
+    now = get_settings().clock()()
+    try:
+        contractor = make_contractor(
+            id_=args.id, names=args.name, aliases=args.alias, corporate_number=args.corporate_number
+        )
+    except RuleError as exc:
+        return error(f"--{exc.field.replace('_', '-')}: {exc}")
+    try:
+        with configured_store() as store:
+            before = live_version(store)
+            change = store.change_rules([contractor], [])
+            record_change(
+                store,
+                rules_record(
+                    [contractor],
+                    [],
+                    who=who,
+                    origin=origin,
+                    at=now,
+                    before=before,
+                    after=change.data_version,
+                    total=change.total,
+                ),
+            )
+    except (StoreError, OSError) as exc:
+        return error(str(exc))
+    print(f"contractor {contractor.id} registered (data version {change.data_version})")
+    return EXIT_ALLOW
+
+
+def run_contractor_show(args: argparse.Namespace) -> int:
+    try:
+        with configured_store() as store:
+            rules = live_rules(store)
+    except (StoreError, OSError) as exc:
+        return error(str(exc))
+    view = contractor_view(rules, args.id)
+    if view is None:
+        return error(f"no contractor {args.id!r} is registered")
+    if args.json:
+        print(json.dumps(view, ensure_ascii=False))
+        return EXIT_ALLOW
+    print(f"contractor {view['id']}: {' / '.join(view['names'])}")  # type: ignore[arg-type]
+    if view["corporate_number"]:
+        print(f"  corporate number {view['corporate_number']}")
+    if view["aliases"]:
+        print(f"  also known as {', '.join(view['aliases'])}")  # type: ignore[arg-type]
+    holds = view["holds"]
+    assert isinstance(holds, dict)
+    for operator, targets in holds.items():
+        print(f"  holds through {operator}: {', '.join(targets)}")
+    for label in ("refusals", "suspensions"):
+        found = view[label]
+        assert isinstance(found, list)
+        print(f"  {label}: {', '.join(found) if found else 'none'}")
     return EXIT_ALLOW

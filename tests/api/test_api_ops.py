@@ -116,7 +116,14 @@ def test_openapi_documents_exactly_the_served_routes(store: MemoryStore) -> None
             assert (
                 secured
                 == {r.operation_id for r in ROUTES if r.auth}
-                == {"uploadComponent", "changeSuspensions", "listRules", "changeRules", "readAudit"}
+                == {
+                    "uploadComponent",
+                    "changeSuspensions",
+                    "listRules",
+                    "changeRules",
+                    "readAudit",
+                    "showContractor",
+                }
             )
             page = await client.get("/docs")
             assert page.content_type == "text/html"

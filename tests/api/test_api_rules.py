@@ -140,3 +140,49 @@ def _designated(store: RedisStore) -> dict[str, str]:
 
     tables = MemoryStore(sample_parts()).tables
     return {p: d.id for p, d in tables.designated.items() if d is not None and d.id}
+
+
+def test_contractors_refusals_and_the_contractor_view(redis_server: EmbeddedRedis) -> None:
+    store = _store(redis_server)
+    op = _an_operator()
+
+    async def body() -> None:
+        async with api_client(store) as client:
+            bad = {"contractors": [{"names": ["渡り商事"], "corporate_number": "9011101031553"}]}
+            refused = await client.post("/v1/rules", json=bad, headers=JSON)
+            assert refused.status == 422
+            detail = (await refused.json())["error"]["details"][0]
+            assert (detail["item"], detail["field"]) == ("contractors[0]", "corporate_number")
+            assert "check digit" in detail["message"]
+            unknown = {"add": [{"action": "contract", "prefix": "050-1000", "contractor": "9011101031552"}]}
+            assert (
+                await client.post("/v1/rules", json=unknown, headers=JSON)
+            ).status == 422  # not registered
+            change = {
+                "contractors": [
+                    {
+                        "names": ["渡り商事株式会社"],
+                        "aliases": ["Watari"],
+                        "corporate_number": "9011101031552",
+                    }
+                ],
+                "add": [
+                    {"action": "contract", "prefix": "050-1000", "contractor": "9011101031552", "via": op},
+                    {"action": "refuse", "contractor": "9011101031552", "reference": "JUSA-2026-31"},
+                ],
+            }
+            response = await client.post("/v1/rules", json=change, headers=JSON)
+            assert response.status == 200, await response.text()
+            assert (await response.json())["added"][0] == "contractor:9011101031552"
+            verdict = await (await client.get("/v1/check/05010001234")).json()
+            assert "contractor_refused" in verdict["reasons"], verdict
+            assert {r["contractor"] for r in verdict["rules"]} == {"9011101031552"}
+            view = await (await client.get("/v1/contractors/9011101031552", headers=AUTH)).json()
+            assert view["holds"] == {op: ["0501000"]} and view["refusals"] == [
+                "refuse:contractor:9011101031552"
+            ]
+            assert (await client.get("/v1/contractors/nobody", headers=AUTH)).status == 404
+            assert (await client.get("/v1/contractors/9011101031552")).status == 401
+
+    asyncio.run(body())
+    store.close()

@@ -117,7 +117,15 @@ def _rules_over(parts: dict[Component, Part], numbers: list[str]) -> Part:
     ]
     for i, text in enumerate(digit_rows[:300:3]):
         rules.append(make_rule(RuleAction.ALLOW if i % 2 else RuleAction.DENY, number=text))
-    return Part(Component.RULES, tuple(rules))
+    from sipcheck.rules import make_contractor
+
+    hopper = make_contractor(id_="c-hop", names=["渡り"])
+    held = parse_number(digit_rows[7]).national
+    rules += [
+        make_rule(RuleAction.CONTRACT, prefix=held[:-3], contractor="c-hop", known_contractors=["c-hop"]),
+        make_rule(RuleAction.REFUSE, contractor="c-hop", reference="JUSA-1", known_contractors=["c-hop"]),
+    ]
+    return Part(Component.RULES, (*rules, hopper))
 
 
 def test_rules_match_screener_row_by_row(
@@ -127,15 +135,20 @@ def test_rules_match_screener_row_by_row(
     with_rules = {**parts, Component.RULES: _rules_over(parts, numbers)}
     store = MemoryStore(with_rules)
     tables = load_tables(store)
-    assert tables.rules.count == len(with_rules[Component.RULES].records)
+    assert tables.rules.count == len(with_rules[Component.RULES].records) - 1  # one is the contractor
     rng = random.Random(12)
     ingress = [rng.choice(PEERS) for _ in numbers]
     assert_same(numbers, ingress, tables, Screener(store, policy), policy, today, now)
     result = screen_array(numbers, ingress, tables, policy, today)
     covered = {reason for verdict in result.verdicts for reason in verdict.reasons}
-    assert {Reason.OVERRIDE_ALLOW, Reason.OVERRIDE_DENY, Reason.SUSPENDED} <= covered
+    assert {
+        Reason.OVERRIDE_ALLOW,
+        Reason.OVERRIDE_DENY,
+        Reason.SUSPENDED,
+        Reason.CONTRACTOR_REFUSED,
+    } <= covered
     scopes = {rule.scope.value for verdict in result.verdicts for rule in verdict.rules}
-    assert scopes == {"range", "operator", "prefix", "number"}
+    assert scopes == {"range", "operator", "prefix", "number", "contractor"}
 
 
 def test_without_ingress_column(

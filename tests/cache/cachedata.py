@@ -20,7 +20,7 @@ from sipcheck.model import (
     Wholesale,
 )
 from sipcheck.numbers import NumberKind
-from sipcheck.rules import make_rule
+from sipcheck.rules import make_contractor, make_rule
 from sipcheck.settings import RedisSettings
 
 
@@ -106,6 +106,11 @@ def rules_part() -> Part:
     """Rules over `varied_parts`: a range suspension, a stock suspension of the operator that resells
     05012391…, a prefix deny inside an allowed prefix, number overrides, one expired."""
     known = ("kddi", "ntte", "cloudx", "revo", "prov")
+    hopper = make_contractor(
+        id_=None, names=["渡り商事株式会社"], aliases=["Watari"], corporate_number="9011101031552"
+    )
+    clean = make_contractor(id_="c-clean", names=["真面目通信"])
+    contractors = (hopper.id, clean.id)
     rules = (
         make_rule(
             RuleAction.SUSPEND, prefix="03-5253-5000..03-5253-5999", reference="POL-1", source="police"
@@ -116,8 +121,26 @@ def rules_part() -> Part:
         make_rule(RuleAction.ALLOW, number="080-1230-0000", reason="known caller", author="noc"),
         make_rule(RuleAction.DENY, number="035254 1111", reason="old", until=date(2026, 1, 31)),
         make_rule(RuleAction.ALLOW, number="+815012341111", reason="suspended: must stay blocked"),
+        # A contractor hopping operators: refused, and with a suspension of its own elsewhere.
+        make_rule(
+            RuleAction.CONTRACT,
+            prefix="0120-123",
+            contractor=hopper.id,
+            via="prov",
+            known_operators=known,
+            known_contractors=contractors,
+        ),
+        make_rule(RuleAction.REFUSE, contractor=hopper.id, reference="JUSA-7", known_contractors=contractors),
+        make_rule(
+            RuleAction.SUSPEND,
+            number="0901234 0000",
+            contractor=hopper.id,
+            reference="POL-H",
+            known_contractors=contractors,
+        ),
+        make_rule(RuleAction.CONTRACT, prefix="0352539", contractor=clean.id, known_contractors=contractors),
     )
-    return Part(Component.RULES, rules)
+    return Part(Component.RULES, (*rules, hopper, clean))
 
 
 def numbers_for(parts: dict[Component, Part]) -> list[str]:

@@ -131,3 +131,30 @@ def test_every_cli_change_is_in_the_audit_trail(env: dict[str, str], tmp_path: P
     table = sipcheck(env, "audit", "--kind", "rules")
     assert "deny:prefix:0501000" in table.stdout and "data.publish" not in table.stdout
     assert sipcheck(env, "audit", "--since", "yesterday").returncode == 2  # argparse's usage error
+
+
+def test_a_contractor_from_the_cli(env: dict[str, str]) -> None:
+    bad = sipcheck(env, "contractor", "add", "--name", "渡り商事", "--corporate-number", "9011101031553")
+    assert bad.returncode == EXIT_ERROR and "--corporate-number" in bad.stderr and "check digit" in bad.stderr
+    ok = sipcheck(
+        env, "contractor", "add", "--name", "渡り商事株式会社", "--corporate-number", "9011101031552"
+    )
+    assert ok.returncode == EXIT_ALLOW, ok.stderr
+    contract = sipcheck(
+        env, "rules", "add", "contract", "--prefix", "03-5253-5", "--contractor", "9011101031552"
+    )
+    assert contract.returncode == EXIT_ALLOW, contract.stderr
+    assert sipcheck(env, "check", "0352535111").returncode == EXIT_ALLOW  # held, nothing against it yet
+    refuse = sipcheck(env, "rules", "add", "refuse", "--contractor", "9011101031552", "--reference", "JUSA-9")
+    assert refuse.returncode == EXIT_ALLOW, refuse.stderr
+    flagged = sipcheck(env, "check", "0352535111", "--json")
+    assert flagged.returncode == EXIT_FLAG and "contractor_refused" in json.loads(flagged.stdout)["reasons"]
+    shown = sipcheck(env, "contractor", "show", "9011101031552")
+    assert shown.returncode == EXIT_ALLOW, shown.stderr
+    assert (
+        "渡り商事株式会社" in shown.stdout
+        and "0352535" in shown.stdout
+        and "refuse:contractor" in shown.stdout
+    )
+    missing = sipcheck(env, "contractor", "show", "nobody")
+    assert missing.returncode == EXIT_ERROR and "no contractor" in missing.stderr

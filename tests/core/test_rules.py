@@ -154,3 +154,64 @@ def test_a_rule_change_keeps_incremental_suspensions() -> None:
 
 def test_a_rule_set_without_rules_matches_nothing() -> None:
     assert RuleSet(()).match("035253", "0352535123", "kddi", "") == ()
+
+
+def test_a_corporate_number_needs_its_check_digit() -> None:
+    from sipcheck.rules import check_corporate_number, make_contractor
+
+    assert check_corporate_number("corporate_number", "9011101031552") == "9011101031552"  # KDDI
+    assert check_corporate_number("corporate_number", "8011-1010-28104") == "8011101028104"  # NTT East
+    for bad in ("9011101031553", "901110103155", "90111010315522", "x011101031552"):
+        with pytest.raises(RuleError) as caught:
+            make_contractor(id_=None, names=["x"], corporate_number=bad)
+        assert caught.value.field == "corporate_number", bad
+    with pytest.raises(RuleError, match="at least one name"):
+        make_contractor(id_="c-1", names=[" "])
+
+
+def test_a_refused_contractor_flags_the_ranges_it_holds_and_shows_its_suspensions() -> None:
+    screener, plain = _screener(), _screener(with_rules=False)
+    held = screener.check("0120-123-456")  # held by the refused contractor through prov
+    assert Reason.CONTRACTOR_REFUSED in held.reasons and Reason.CONTRACTOR_SUSPENDED_ELSEWHERE in held.reasons
+    assert held.action is plain.check("0120-123-456").action  # flag: it was a flag already (provisional)
+    contract = next(r for r in held.rules if r.action is RuleAction.CONTRACT)
+    assert contract.contractor == "9011101031552" and contract.operator == "prov"
+    assert held.to_dict()["rules"][0]["via"] == "prov"
+    clean = screener.check("03-5253-9000")  # a contractor with nothing against it: named, nothing more
+    assert [r.contractor for r in clean.rules] == ["c-clean"]
+    assert clean.reasons == plain.check("03-5253-9000").reasons
+    suspended = screener.check("090-1234-0000")  # the suspension that names the contractor
+    assert suspended.action is Action.BLOCK and suspended.rules[0].contractor == "9011101031552"
+
+
+def test_a_refusal_can_make_a_clean_number_a_flag() -> None:
+    from sipcheck.rules import make_contractor
+
+    store = MemoryStore(varied_parts())
+    hopper = make_contractor(id_="c-h", names=["渡り"])
+    contract = make_rule(RuleAction.CONTRACT, prefix="050-1235", contractor="c-h", known_contractors=["c-h"])
+    store.change_rules([hopper, contract], [])
+    screener = Screener(store, clock=lambda: NOW)
+    assert screener.check("050-1235-0000").action is Action.ALLOW
+    refusal = make_rule(RuleAction.REFUSE, contractor="c-h", reference="JUSA-1", known_contractors=["c-h"])
+    store.change_rules([refusal], [])
+    flagged = screener.check("050-1235-0000")
+    assert flagged.action is Action.FLAG and flagged.reasons == (Reason.CONTRACTOR_REFUSED,)
+    with pytest.raises(RuleError, match="still name"):
+        store.change_rules([], ["contractor:c-h"])
+    with pytest.raises(RuleError, match="registered"):
+        make_rule(RuleAction.CONTRACT, prefix="050-1236", contractor="c-nobody", known_contractors=["c-h"])
+    with pytest.raises(RuleError, match="contractor only"):
+        make_rule(RuleAction.REFUSE, prefix="050", contractor="c-h", reference="R", known_contractors=["c-h"])
+
+
+def test_contractor_view_lists_what_it_holds_by_operator() -> None:
+    from sipcheck.rules import contractor_view
+
+    rules = MemoryStore({**varied_parts(), Component.RULES: rules_part()}).tables.rules
+    view = contractor_view(rules, "9011101031552")
+    assert view is not None and view["names"] == ["渡り商事株式会社"]
+    assert view["holds"] == {"prov": ["0120123"]}
+    assert view["refusals"] == ["refuse:contractor:9011101031552"]
+    assert view["suspensions"] == ["suspend:number:09012340000"]
+    assert contractor_view(rules, "nobody") is None

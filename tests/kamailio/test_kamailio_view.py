@@ -211,12 +211,19 @@ def test_rules_reach_the_view_as_the_library_decides_them() -> None:
         make_rule(RuleAction.DENY, prefix=ip.prefix, reason="wave"),
         make_rule(RuleAction.ALLOW, prefix=ip.prefix + "12", reason="known PBX"),
         make_rule(RuleAction.ALLOW, number=ip.prefix + "9999", reason="one caller"),
+        make_rule(
+            RuleAction.CONTRACT, prefix=fixed.prefix + "3", contractor="c-hop", known_contractors=["c-hop"]
+        ),
+        make_rule(RuleAction.REFUSE, contractor="c-hop", reference="JUSA-1", known_contractors=["c-hop"]),
     )
-    store = MemoryStore({**parts, Component.RULES: Part(Component.RULES, rules)})
+    from sipcheck.rules import make_contractor
+
+    hopper = make_contractor(id_="c-hop", names=["渡り"])
+    store = MemoryStore({**parts, Component.RULES: Part(Component.RULES, (*rules, hopper))})
     view = build_view(store.tables, PolicyConfig().compile(), [DAY], INGRESS.peers, INGRESS.resolve)
     scr = screener(store)
     rng = random.Random(9)
-    heads = [fixed.prefix + "2", fixed.prefix + "24", fixed.prefix + "25", ip.prefix, ip.prefix + "1",
+    heads = [fixed.prefix + "2", fixed.prefix + "24", fixed.prefix + "25", fixed.prefix + "3", ip.prefix, ip.prefix + "1",
              ip.prefix + "12", ip.prefix + "999", stock_block.prefix, fixed.prefix]  # fmt: skip
     seen: set[str] = set()
     for _ in range(4_000):
@@ -227,3 +234,4 @@ def test_rules_reach_the_view_as_the_library_decides_them() -> None:
         seen.add(expected)
     reasons = "".join(seen)
     assert "override_allow" in reasons and "override_deny" in reasons and "suspended" in reasons
+    assert "contractor_refused" in reasons
