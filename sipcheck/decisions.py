@@ -35,9 +35,11 @@ DECISION_FIELDS: Final[tuple[str, ...]] = (
     "ingress_operator",
     "data_version",
     "rules",
+    "contractor",
 )
 """Every key of a decision record, in this order. ``reasons`` and ``rules`` are ``;``-joined, as in
-a screened CSV; ``time`` is ISO 8601 UTC with milliseconds."""
+a screened CSV; ``time`` is ISO 8601 UTC with milliseconds; ``contractor`` is the contractor (契約者)
+holding the number's range ('' when no contract rule names one), for reports per contractor."""
 
 EDGES: Final = frozenset({"sip", "http", "kamailio", "library"})
 
@@ -66,4 +68,7 @@ def decision_record(
         "ingress_operator": ingress_operator,
         "data_version": version,
         "rules": ";".join(r.id for r in verdict.rules),
+        "contractor": ";".join(
+            dict.fromkeys(r.contractor for r in verdict.rules if r.action.value == "contract")
+        ),
     }

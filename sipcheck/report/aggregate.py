@@ -88,6 +88,7 @@ class Report:
     designated: tuple[Row, ...]
     serving: tuple[Row, ...]
     ingress: tuple[Row, ...]
+    contractor: tuple[Row, ...]
     reasons: tuple[Row, ...]  # every reason, most calls first; counts are of calls carrying it
     numbers: tuple[NumberRow, ...]  # the top flagged/blocked numbers
     days: tuple[Row, ...]  # key: the JST date, ISO
@@ -97,7 +98,12 @@ class Report:
     top: int = DEFAULT_TOP
 
     def operators(self, role: str) -> tuple[Row, ...]:
-        return {"designated": self.designated, "serving": self.serving, "ingress": self.ingress}[role]
+        return {
+            "designated": self.designated,
+            "serving": self.serving,
+            "ingress": self.ingress,
+            "contractor": self.contractor,
+        }[role]
 
     def to_dict(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -114,6 +120,7 @@ class Report:
             "designated": rows(self.designated, "operator"),
             "serving": rows(self.serving, "operator"),
             "ingress": rows(self.ingress, "operator"),
+            "contractor": rows(self.contractor, "contractor"),
             "reasons": rows(self.reasons, "reason"),
             "numbers": [
                 {
@@ -189,6 +196,7 @@ class Aggregator:
             "designated": _Partial(["designated_operator", "action"]),
             "serving": _Partial(["serving_operator", "action"]),
             "ingress": _Partial(["ingress_operator", "action"]),
+            "contractor": _Partial(["contractor", "action"]),
             "day": _Partial(["day", "action"]),
             "version": _Partial(["data_version", "action"]),
             "reason": _Partial(["reason", "action"]),
@@ -216,7 +224,7 @@ class Aggregator:
         self._last = high.as_py() if self._last is None else max(self._last, high.as_py())
         day = pc.divide(pc.add(t, JST_OFFSET_US), DAY_US)  # integer division: days since 1970-01-01 JST
         table = table.append_column("day", day)
-        for name in ("total", "designated", "serving", "ingress", "day", "version"):
+        for name in ("total", "designated", "serving", "ingress", "contractor", "day", "version"):
             view = self._views[name]
             view.add(_count(table, view.keys))
         self._add_reasons(table)
@@ -323,6 +331,7 @@ class Aggregator:
             designated=self._rows("designated"),
             serving=self._rows("serving"),
             ingress=self._rows("ingress"),
+            contractor=self._rows("contractor"),
             reasons=self._rows("reason"),
             numbers=self._numbers(),
             days=self._days(),

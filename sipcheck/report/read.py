@@ -57,8 +57,12 @@ VERDICT_COLUMNS: Final = (
     "data_version",
 )
 """The verdict columns the report counts (a subset of OUTPUT_COLUMNS)."""
+OPTIONAL_COLUMNS: Final = ("contractor",)
+"""Counted when an input has them ('' otherwise): decision logs carry the contractor of a number's range."""
 
-SCHEMA: Final = pa.schema([("t_us", pa.int64()), *((name, pa.string()) for name in VERDICT_COLUMNS)])
+SCHEMA: Final = pa.schema(
+    [("t_us", pa.int64()), *((name, pa.string()) for name in (*VERDICT_COLUMNS, *OPTIONAL_COLUMNS))]
+)
 """What every batch `read_batches` yields looks like."""
 
 _EPOCH_SECONDS = re.compile(r"[+-]?\d+(\.\d*)?")
@@ -170,8 +174,10 @@ def _check_actions(action: pa.Array, where: Any) -> None:
 
 def _uniform(times: pa.Array, columns: dict[str, pa.Array], where: Any) -> pa.RecordBatch:
     arrays = [times]
-    for name in VERDICT_COLUMNS:
-        column = columns[name]
+    for name in (*VERDICT_COLUMNS, *OPTIONAL_COLUMNS):
+        column = columns.get(name)
+        if column is None:  # an optional column the input does not have
+            column = pa.array([""] * len(times), pa.string())
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         if column.type != pa.string():
@@ -201,7 +207,7 @@ def _needed_columns(names: Sequence[str], time_column: str | None, source: str) 
             f"{source}: missing verdict column(s) {', '.join(missing)} (is it a file `sipcheck screen` "
             f"wrote?); columns present: {present}"
         )
-    return [chosen, *VERDICT_COLUMNS]
+    return [chosen, *VERDICT_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in names)]
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -248,7 +254,7 @@ def read_csv(path: str | Path, time_column: str | None = None) -> Iterator[pa.Re
                 return f"{source}:{offset + i + 2}"
 
             times = times_us(batch.column(0), where)
-            yield _uniform(times, {n: batch.column(n) for n in VERDICT_COLUMNS}, where)
+            yield _uniform(times, {n: batch.column(n) for n in batch.schema.names[1:]}, where)
             before += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise ReportInputError(_csv_problem(source, len(header)) or f"{source}: {exc}") from None
@@ -297,7 +303,7 @@ def read_parquet(path: str | Path, time_column: str | None = None) -> Iterator[p
                 return f"{source} row {offset + i + 1}"
 
             times = times_us(batch.column(0), where)
-            yield _uniform(times, {n: batch.column(n) for n in VERDICT_COLUMNS}, where)
+            yield _uniform(times, {n: batch.column(n) for n in batch.schema.names[1:]}, where)
             before += batch.num_rows
     except (OSError, pa.ArrowInvalid) as exc:
         raise ReportInputError(f"{source}: after row {before}: {exc}") from None
@@ -316,7 +322,7 @@ def read_decision_log(path: str | Path) -> Iterator[pa.RecordBatch]:
     """A decision log: one `sipcheck.decisions.decision_record` per line; blank lines are skipped."""
     source = str(path)
     times: list[int] = []
-    columns: dict[str, list[str]] = {name: [] for name in VERDICT_COLUMNS}
+    columns: dict[str, list[str]] = {name: [] for name in (*VERDICT_COLUMNS, *OPTIONAL_COLUMNS)}
     lines: list[int] = []
 
     def flush() -> pa.RecordBatch:
@@ -360,7 +366,7 @@ def read_decision_log(path: str | Path) -> Iterator[pa.RecordBatch]:
                 except (ValueError, OverflowError):
                     raise ReportInputError(f"{source}:{lineno}: time: cannot parse {moment!r}") from None
                 for name, values in columns.items():
-                    value = record[name]
+                    value = record.get(name)
                     if value is not None and not isinstance(value, str):
                         raise ReportInputError(f"{source}:{lineno}: {name}: {value!r} is not a string")
                     values.append(value or "")

@@ -40,7 +40,17 @@ CSV_COLUMNS: Final = (
     "reasons",
     "designated_operator",
 )
-SECTIONS: Final = ("summary", "designated", "serving", "ingress", "reason", "number", "day", "data_version")
+SECTIONS: Final = (
+    "summary",
+    "designated",
+    "serving",
+    "ingress",
+    "contractor",
+    "reason",
+    "number",
+    "day",
+    "data_version",
+)
 COLORS: Final = {"allow": "#4c9a2a", "flag": "#e0a100", "block": "#c0392b"}
 
 
@@ -80,7 +90,7 @@ def csv_rows(report: Report) -> Iterable[list[str]]:
 
     yield list(CSV_COLUMNS)
     yield counted("summary", "total", report.total)
-    for role in ("designated", "serving", "ingress"):
+    for role in ("designated", "serving", "ingress", "contractor"):
         for row in report.operators(role):
             yield counted(role, label(row.key), row.counts)
     for row in report.reasons:
@@ -257,7 +267,8 @@ def _operator_table(role: str, rows: tuple[Row, ...]) -> str:
         for rank, r in enumerate(rows, 1)
     )
     return (
-        f'<table id="{role}"><thead><tr><th>#</th><th>{_e(role)} operator</th>{COUNT_HEADERS}</tr></thead>'
+        f'<table id="{role}"><thead><tr><th>#</th><th>{_e(role if role == "contractor" else role + " operator")}</th>'
+        f"{COUNT_HEADERS}</tr></thead>"
         f"<tbody>{body}</tbody></table>"
     )
 
@@ -314,6 +325,10 @@ def render_html(report: Report, *, generated_at: datetime, title: str | None = N
         f"<h2>Per {role} operator</h2>{_operator_table(role, report.operators(role))}"
         for role in ("designated", "serving", "ingress")
     )
+    if any(row.key for row in report.contractor):  # only decision logs name contractors
+        operator_sections += (
+            f"<h2>Per contractor (契約者)</h2>{_operator_table('contractor', report.contractor)}"
+        )
     return f"""<!DOCTYPE html>
 <html lang="ja">
 <head>

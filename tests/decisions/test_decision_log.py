@@ -143,3 +143,31 @@ def test_screen_reads_a_decision_log_back_like_a_cdr(tmp_path: Path) -> None:
         timeout=120,
     )
     assert refused.returncode == 4 and f"{bad}:2: not JSON" in refused.stderr, refused.stderr
+
+
+def test_a_report_over_a_decision_log_counts_per_contractor(tmp_path: Path) -> None:
+    from sipcheck.model import Component, Part, RuleAction
+    from sipcheck.report.aggregate import aggregate
+    from sipcheck.report.read import read_batches
+    from sipcheck.rules import make_contractor, make_rule
+
+    hopper = make_contractor(id_="c-hop", names=["渡り商事"])
+    rules = (
+        make_rule(RuleAction.CONTRACT, prefix="03-5253-5", contractor="c-hop", known_contractors=["c-hop"]),
+        make_rule(RuleAction.REFUSE, contractor="c-hop", reference="JUSA-1", known_contractors=["c-hop"]),
+        hopper,
+    )
+    screener = Screener(
+        MemoryStore({**sample_parts(), Component.RULES: Part(Component.RULES, rules)}), clock=lambda: NOW
+    )
+    log = DecisionLog(tmp_path, "http-0", max_bytes=10**6, backups=1, queue_max=1000)
+    numbers = ["0352535111", "0352535999", "0352536111", "05099990000"]
+    for number in numbers:
+        log.record(screener.check(number), at=NOW, edge="http")
+    assert log.flush(10)
+    log.close()
+    assert [r["contractor"] for r in _lines(log.path)] == ["c-hop", "c-hop", "", ""]
+    report = aggregate(batch for _source, batch in read_batches([log.path]))
+    by_contractor = {row.key: row.counts for row in report.contractor}
+    assert by_contractor["c-hop"].calls == 2 and by_contractor["c-hop"].flagged == 2
+    assert by_contractor[""].calls == 2

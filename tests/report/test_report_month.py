@@ -76,6 +76,7 @@ def _batch(rows: list[dict[str, str]]) -> pa.RecordBatch:
         [
             pa.array(micros, pa.int64()),
             *(pa.array([r[c] for r in rows], pa.string()) for c in VERDICT_COLUMNS),
+            pa.array([r.get("contractor", "") for r in rows], pa.string()),
         ],
         schema=SCHEMA,
     )
@@ -143,6 +144,7 @@ def test_html_escapes_every_text() -> None:
         designated=(Row(nasty, Counts(0, 0, 1)),),
         serving=(),
         ingress=(Row("", Counts(1, 0, 1)),),
+        contractor=(Row(nasty, Counts(0, 0, 1)),),
         reasons=(Row(nasty, Counts(0, 0, 1)),),
         numbers=(),
         days=(),
