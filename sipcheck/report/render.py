@@ -266,9 +266,9 @@ def _operator_table(role: str, rows: tuple[Row, ...]) -> str:
         f"{_count_cells(r.counts)}</tr>"
         for rank, r in enumerate(rows, 1)
     )
+    title = role if role == "contractor" else f"{role} operator"
     return (
-        f'<table id="{role}"><thead><tr><th>#</th><th>{_e(role if role == "contractor" else role + " operator")}</th>'
-        f"{COUNT_HEADERS}</tr></thead>"
+        f'<table id="{role}"><thead><tr><th>#</th><th>{_e(title)}</th>{COUNT_HEADERS}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
 
