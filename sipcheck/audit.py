@@ -39,6 +39,12 @@ LOGGED_KEYS: Final = 20
 log = logging.getLogger(AUDIT_LOGGER)
 
 
+def wall_clock() -> datetime:
+    """The real time, never ``fixed_now``: an audit record (and a rule's ``created``) says when a
+    change really happened; ``fixed_now`` pins only the day verdicts are judged on."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeRecord:
     at: datetime

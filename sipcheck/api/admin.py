@@ -22,7 +22,7 @@ from aiohttp import BodyPartReader, web
 
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.audit import change_record, record_change, suspension_record
+from sipcheck.audit import change_record, record_change, suspension_record, wall_clock
 from sipcheck.importers import (
     KINDS,
     ImportFailed,
@@ -202,7 +202,7 @@ async def upload_component(api: Api, request: web.Request) -> web.Response:
     sources = [p.name for p in paths]
     component = part.component.value
     record = change_record(
-        at=api.screener.clock(),
+        at=wall_clock(),
         who=who,
         origin=origin(request),
         kind=f"data.publish.{kind}",
@@ -255,7 +255,7 @@ async def change_suspensions(api: Api, request: web.Request) -> web.Response:
         removed,
         who=who,
         origin=origin(request),
-        at=api.screener.clock(),
+        at=wall_clock(),
         before=before,
         after=version,
         sources=[p.name for p in paths],

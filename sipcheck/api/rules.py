@@ -18,7 +18,7 @@ from sipcheck.api.admin import origin
 from sipcheck.api.check import read_json
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.audit import record_change, rules_record, select
+from sipcheck.audit import record_change, rules_record, select, wall_clock
 from sipcheck.model import Component, Contractor, Rule
 from sipcheck.rules import RuleError, contractor_from_fields, contractor_view, rule_from_fields
 from sipcheck.store import StoreError, live_operator_ids, live_rules, live_version
@@ -68,7 +68,7 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
     who = api.auth.identify(request)
     add, remove, contractor_items = _change_request(await read_json(request))
     today = api.screener.today()
-    created = api.screener.clock()
+    created = wall_clock()
 
     def apply() -> tuple[Any, list[Rule | Contractor], str]:
         known = (

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.audit import change_record, record_change
+from sipcheck.audit import change_record, record_change, wall_clock
 from sipcheck.cli.common import (
     EXIT_ALLOW,
     MAX_ERRORS_SHOWN,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             outcome = publish(store, prepared, allow_older=args.allow_older)
             if outcome.version is not None:
                 record = change_record(
-                    at=get_settings().clock()(),
+                    at=wall_clock(),
                     who=who,
                     origin=origin,
                     kind="data.publish.mic",

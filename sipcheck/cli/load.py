@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.audit import change_record, record_change, suspension_record
+from sipcheck.audit import change_record, record_change, suspension_record, wall_clock
 from sipcheck.cli.common import EXIT_ALLOW, MAX_ERRORS_SHOWN, cli_identity, configured_store, error
 from sipcheck.model import Component
-from sipcheck.settings import get_settings
 from sipcheck.store import StoreError, live_version
 
 KINDS: dict[str, Component] = {
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportFailed as exc:
         return _report_failure(exc)
     who, origin = cli_identity()
-    now = get_settings().clock()()
+    now = wall_clock()
     sources = [p.name for p in args.files]
     try:
         with configured_store() as store:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.audit import record_change, rules_record
+from sipcheck.audit import record_change, rules_record, wall_clock
 from sipcheck.cli.common import EXIT_ALLOW, cli_identity, configured_store, error, print_table
 from sipcheck.model import Component, Rule
 from sipcheck.rules import RuleError, contractor_view, make_contractor, rule_from_fields
@@ -107,11 +107,12 @@ def _items(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    clock = settings.clock()
     from sipcheck.screener import japan_date
 
-    now = clock()
+    today = japan_date(
+        get_settings().clock()()
+    )  # the day verdicts are judged on: an expiry before it is refused
+    now = wall_clock()
     who, origin = cli_identity(args.author)
     try:
         items, where = _items(args)
@@ -138,7 +139,7 @@ def run_add(args: argparse.Namespace) -> int:
                             known_contractors=registered,
                             author=who,
                             created=now,
-                            today=japan_date(now),
+                            today=today,
                         )
                     )
                 except RuleError as exc:
@@ -180,7 +181,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     who, origin = cli_identity()
-    now = get_settings().clock()()
+    now = wall_clock()
     try:
         with configured_store() as store:
             before = live_version(store)
@@ -238,7 +239,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_contractor_add(args: argparse.Namespace) -> int:
     who, origin = cli_identity()
-    now = get_settings().clock()()
+    now = wall_clock()
     try:
         contractor = make_contractor(
             id_=args.id, names=args.name, aliases=args.alias, corporate_number=args.corporate_number
