@@ -296,6 +296,8 @@ class RuleSet:
     __slots__ = (
         "_blocks",
         "_by_operator",
+        "always",
+        "blocks",
         "_by_prefix",
         "_wide",
         "_wide_lengths",
@@ -352,6 +354,10 @@ class RuleSet:
         self._wide = wide
         self._wide_lengths = tuple(sorted({len(p) for p in wide}, reverse=True))
         self.count = len(self.rules)
+        # For callers that skip `match` when it cannot find anything: a number matches only in one of
+        # ``blocks``, unless wide prefixes or stock suspensions are loaded (``always``).
+        self.blocks = self._blocks
+        self.always = bool(self._wide_lengths or self._by_operator)
 
     def __bool__(self) -> bool:
         return self.count > 0
