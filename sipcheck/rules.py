@@ -296,11 +296,11 @@ class RuleSet:
     __slots__ = (
         "_blocks",
         "_by_operator",
-        "always",
-        "blocks",
         "_by_prefix",
         "_wide",
         "_wide_lengths",
+        "always",
+        "blocks",
         "contractors",
         "count",
         "notes",
