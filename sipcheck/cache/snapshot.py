@@ -143,10 +143,29 @@ class Snapshot:
         static = manifest.get("static", "")
         if old is not None and old.version == version and old.static == static and seq == self.applied_seq:
             return old  # no publish and no change since this copy was made (a reconnect, a restart)
-        suspensions = self._read_suspensions(manifest)
-        complete = suspensions is not None or not manifest.get(Component.SUSPENSIONS.value)
         versions = {c: manifest.get(c.value, "") for c in Component}
         rules_version = versions[Component.RULES]
+        if (
+            old is not None
+            and old.static == static
+            and old.complete
+            and seq == self.applied_seq
+            and old.tables.versions.get(Component.SUSPENSIONS, "") == versions[Component.SUSPENSIONS]
+        ):
+            # Only the rules moved (a rule change is a publish of them alone): every other table of the
+            # copy is current, suspension deltas included; re-read the rules, not the suspensions.
+            rules = (
+                loader.read_part(self.client, self.keys, manifest, Component.RULES)
+                if old.tables.versions.get(Component.RULES, "") != rules_version
+                else old.tables.parts.get(Component.RULES) or Part(Component.RULES, ())
+            )
+            state = SnapshotState(
+                old.tables.with_rules(rules, versions, version), static, version, old.complete
+            )
+            self._set(state)
+            return state
+        suspensions = self._read_suspensions(manifest)
+        complete = suspensions is not None or not manifest.get(Component.SUSPENSIONS.value)
         if old is not None and old.static == static and old.complete and suspensions is not None:
             tables = old.tables.with_suspensions(suspensions, versions, version)
             if old.tables.versions.get(Component.RULES, "") != rules_version:
