@@ -75,6 +75,9 @@ class RedisSettings(BaseModel):
     )
     gc_grace_ms: float = 30_000.0
     """How long keys only an old data version uses stay readable after a publish (slow readers finish)."""
+    lock_wait_ms: float = Field(default=30_000.0, gt=0)
+    """How long a load or a rule change waits for another one's publish lock before it fails (nothing
+    written): an administrator's call gets an answer instead of hanging behind a long load."""
     audit_retention_days: int = Field(default=400, ge=1)
     """Days the audit trail (the ``{p}:audit`` stream) keeps a change record: over a year, so a police or
     JUSA inquiry about last year's suspensions still finds who made them."""

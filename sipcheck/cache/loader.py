@@ -146,16 +146,24 @@ def resolve(records: Mapping[Component, tuple[Record, ...]]) -> tuple[dict[str, 
 
 
 class PublishLock:
-    def __init__(self, client: redis.Redis, keys: KeySpace) -> None:
+    """One load at a time. A change waits for another's lock at most ``wait_s``
+    (`RedisSettings.lock_wait_ms`), then fails naming the lock: an administrator's call is answered,
+    not left hanging behind a long load, and nothing of it was written."""
+
+    def __init__(self, client: redis.Redis, keys: KeySpace, wait_s: float = LOCK_WAIT_S) -> None:
         self.client = client
         self.keys = keys
+        self.wait_s = wait_s
         self.token = uuid.uuid4().hex
 
     def __enter__(self) -> PublishLock:
-        deadline = time.monotonic() + LOCK_WAIT_S
+        deadline = time.monotonic() + self.wait_s
         while not self.client.set(self.keys.lock, self.token, nx=True, px=LOCK_TTL_MS):
             if time.monotonic() > deadline:
-                raise StoreError(f"another load has held {self.keys.lock} for over {LOCK_WAIT_S:.0f} s")
+                raise StoreError(
+                    f"another load has held {self.keys.lock} for over {self.wait_s:g} s "
+                    "(redis.lock_wait_ms); nothing was changed, try again"
+                )
             time.sleep(0.05)  # another process's load; it signals nothing we could await
         return self
 
@@ -169,6 +177,7 @@ def publish(
     parts: Mapping[Component, Part],
     grace_ms: float,
     now: datetime | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> str:
     """Write ``parts`` as a new version, switch the live pointer to it, expire what only the old one used."""
     moment = now or datetime.now(UTC)
@@ -176,7 +185,7 @@ def publish(
         if part.component is not component:
             raise StoreError(f"part for {component.value} says it is {part.component.value}")
     encoded = {c: codec.encode_records(c, p.records) for c, p in parts.items()}
-    with PublishLock(client, keys):
+    with PublishLock(client, keys, lock_wait_s):
         if Component.SUSPENSIONS in parts:
             # From here on, incremental changes are logged too, to be replayed onto the new list.
             client.delete(keys.suspbuild_log)
@@ -196,11 +205,12 @@ def change_rules(
     change: Callable[[Part], Part],
     grace_ms: float,
     now: datetime | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> tuple[str, Part]:
     """Publish ``change(live rules part)`` as the new rules, reading and writing under the publish
     lock: two changes made at once are both kept (neither reads the rules before the other wrote)."""
     moment = now or datetime.now(UTC)
-    with PublishLock(client, keys):
+    with PublishLock(client, keys, lock_wait_s):
         _version, manifest = live_manifest(client, keys)
         new = change(read_part(client, keys, manifest, Component.RULES))
         encoded = {Component.RULES: codec.encode_records(Component.RULES, new.records)}

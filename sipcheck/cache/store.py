@@ -641,7 +641,13 @@ class RedisStore:
 
     def publish(self, parts: Mapping[Component, Part]) -> str:
         try:
-            version = loader.publish(self._admin, self.keys, parts, self.settings.gc_grace_ms)
+            version = loader.publish(
+                self._admin,
+                self.keys,
+                parts,
+                self.settings.gc_grace_ms,
+                lock_wait_s=self.settings.lock_wait_ms / 1000,
+            )
         except redis.RedisError as exc:
             names = ", ".join(c.value for c in parts)
             raise StoreError(f"publishing {names} to Redis failed: {exc}") from exc
@@ -702,7 +708,13 @@ class RedisStore:
             return replace(live, records=rules.records(), loaded_at=None)
 
         try:
-            version, _part = loader.change_rules(self._admin, self.keys, change, self.settings.gc_grace_ms)
+            version, _part = loader.change_rules(
+                self._admin,
+                self.keys,
+                change,
+                self.settings.gc_grace_ms,
+                lock_wait_s=self.settings.lock_wait_ms / 1000,
+            )
         except redis.RedisError as exc:
             raise StoreError(f"changing rules in Redis failed: {exc}") from exc
         self._last_version = version
