@@ -196,6 +196,11 @@ class Rule:
     until: date | None = None
     contractor: str = ""  # the contractor a contract, refusal or suspension names ('' = none)
 
+    def __hash__(self) -> int:
+        # By id (equal rules have equal ids): a verdict's memo key holds the matched rules, and hashing
+        # every field, a range's thousand prefixes among them, per check would cost more than the check.
+        return hash(self.id)
+
     def in_force(self, day: date) -> bool:
         return self.until is None or day <= self.until
 
