@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
         "--via", metavar="OPERATOR", help="contract: the operator the contractor holds the range through"
     )
     add.add_argument("--reason", help="why (shown in verdicts)")
-    add.add_argument("--reference", help="the request behind it (required to suspend or refuse), e.g. NPA-2026-0412")
+    add.add_argument(
+        "--reference", help="the request behind it (required to suspend or refuse), e.g. NPA-2026-0412"
+    )
     add.add_argument("--source", help="where the request came from (police, JUSA, ...)")
     add.add_argument("--until", metavar="YYYY-MM-DD", help="last JST day in force (default: until removed)")
     add.add_argument("--author", help="who made the change (default: user@host)")
