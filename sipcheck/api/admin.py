@@ -22,7 +22,8 @@ from aiohttp import BodyPartReader, web
 
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.audit import change_record, record_change, suspension_record, wall_clock
+from sipcheck.changes import change_suspensions as audited_change_suspensions
+from sipcheck.changes import publish_component
 from sipcheck.importers import (
     KINDS,
     ImportFailed,
@@ -32,7 +33,7 @@ from sipcheck.importers import (
     merge_blocks,
 )
 from sipcheck.model import Component, Part
-from sipcheck.store import FactStore, StoreError, live_version
+from sipcheck.store import FactStore, StoreError
 
 # Upload formats: Content-Type → file extension the importers dispatch on.
 MEDIA_TYPES: Final[dict[str, str]] = {
@@ -193,26 +194,21 @@ async def upload_component(api: Api, request: web.Request) -> web.Response:
                 part = await asyncio.to_thread(_load, kind, paths, api.store)
             except ImportFailed as exc:
                 raise _import_failed(exc) from exc
+            sources = [p.name for p in paths]
             try:
-                before = await asyncio.to_thread(live_version, api.store)
-                version = await asyncio.to_thread(api.store.publish, {part.component: part})
+                version = await asyncio.to_thread(
+                    publish_component,
+                    api.store,
+                    part,
+                    kind=kind,
+                    who=who,
+                    origin=origin(request),
+                    sources=sources,
+                )
             except StoreError as exc:
                 raise ApiError("store_unavailable", f"publishing to the data store failed: {exc}") from exc
     rows = len(part.records)
-    sources = [p.name for p in paths]
     component = part.component.value
-    record = change_record(
-        at=wall_clock(),
-        who=who,
-        origin=origin(request),
-        kind=f"data.publish.{kind}",
-        version_before=before,
-        version_after=version,
-        counts={"rows": rows},
-        keys=[component],
-        sources=sources,
-    )
-    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change(f"publish.{kind}", rows)
     return json_response(
         {
@@ -238,29 +234,17 @@ async def change_suspensions(api: Api, request: web.Request) -> web.Response:
         except ImportFailed as exc:
             raise _import_failed(exc) from exc
 
-    def apply() -> tuple[int, int, str, str]:
-        before = live_version(api.store)
-        added = api.store.add_suspensions(changes.add) if changes.add else 0
-        removed = api.store.remove_suspensions(changes.remove) if changes.remove else 0
-        return added, removed, before, api.store.status().data_version
+    def apply() -> tuple[int, int, str]:
+        sources = [p.name for p in paths]
+        return audited_change_suspensions(
+            api.store, changes, who=who, origin=origin(request), sources=sources
+        )
 
     try:
-        added, removed, before, version = await asyncio.to_thread(apply)
+        added, removed, version = await asyncio.to_thread(apply)
     except StoreError as exc:
         raise ApiError("store_unavailable", f"changing suspensions in the data store failed: {exc}") from exc
     rows = len(changes.add) + len(changes.remove)
-    record = suspension_record(
-        changes,
-        added,
-        removed,
-        who=who,
-        origin=origin(request),
-        at=wall_clock(),
-        before=before,
-        after=version,
-        sources=[p.name for p in paths],
-    )
-    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change("suspensions", rows)
     return json_response(
         {

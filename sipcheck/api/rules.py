@@ -18,10 +18,12 @@ from sipcheck.api.admin import origin
 from sipcheck.api.check import read_json
 from sipcheck.api.context import Api
 from sipcheck.api.errors import ApiError, json_response
-from sipcheck.audit import record_change, rules_record, select, wall_clock
+from sipcheck.audit import select
+from sipcheck.changes import change_rules as audited_change_rules
+from sipcheck.changes import check_rules
 from sipcheck.model import Component, Contractor, Rule
-from sipcheck.rules import RuleError, contractor_from_fields, contractor_view, rule_from_fields
-from sipcheck.store import StoreError, live_operator_ids, live_rules, live_version
+from sipcheck.rules import RuleError, contractor_from_fields, contractor_view
+from sipcheck.store import RuleChange, StoreError, live_rules
 from sipcheck.verdict import rule_dict
 
 MAX_RULES_PER_CHANGE = 10_000
@@ -68,31 +70,26 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
     who = api.auth.identify(request)
     add, remove, contractor_items = _change_request(await read_json(request))
     today = api.screener.today()
-    created = wall_clock()
 
-    def apply() -> tuple[Any, list[Rule | Contractor], str]:
-        known = (
-            live_operator_ids(api.store)
-            if any("operator" in item or "via" in item for item in add)
-            else frozenset()
-        )
+    def apply() -> RuleChange:
         contractors, problems = _checked_contractors(contractor_items)
-        registered = set(live_rules(api.store).contractors) | {c.id for c in contractors}
-        rules, rule_problems = _checked(add, known, registered, who, created, today)
-        problems += rule_problems
+        rules, rule_problems = check_rules(
+            api.store, add, author=who, today=today, new_contractors=(c.id for c in contractors)
+        )
+        problems += [_problem(f"add[{i}]", exc) for i, exc in rule_problems]
         if problems:
             raise ApiError(
                 "invalid_items",
                 f"{len(problems)} item(s) of the change are invalid; nothing was changed",
                 problems,
             )
-        before = live_version(api.store)
-        records: list[Rule | Contractor] = [*contractors, *rules]
-        return api.store.change_rules(records, remove), records, before
+        return audited_change_rules(
+            api.store, [*contractors, *rules], remove, who=who, origin=origin(request)
+        )
 
     async with api.publish_lock:
         try:
-            change, rules, before = await asyncio.to_thread(apply)
+            change = await asyncio.to_thread(apply)
         except RuleError as exc:  # a removal of an id that is not there
             detail = {
                 "item": f"remove[{remove.index(str(exc.value))}]" if exc.value in remove else "remove",
@@ -103,17 +100,6 @@ async def change_rules(api: Api, request: web.Request) -> web.Response:
             raise ApiError("invalid_items", f"{exc}; nothing was changed", [detail]) from exc
         except StoreError as exc:
             raise ApiError("store_unavailable", f"changing rules in the data store failed: {exc}") from exc
-    record = rules_record(
-        rules,
-        change.removed,
-        who=who,
-        origin=origin(request),
-        at=created,
-        before=before,
-        after=change.data_version,
-        total=change.total,
-    )
-    await asyncio.to_thread(record_change, api.store, record)
     api.metrics.count_change("rules", len(change.added) + len(change.removed))
     return json_response(
         {
@@ -135,34 +121,6 @@ def _checked_contractors(items: list[dict[str, Any]]) -> tuple[list[Contractor],
         except RuleError as exc:
             problems.append(_problem(f"contractors[{i}]", exc))
     return contractors, problems
-
-
-def _checked(
-    items: list[dict[str, Any]],
-    known: frozenset[str],
-    registered: set[str],
-    who: str,
-    created: datetime,
-    today: Any,
-) -> tuple[list[Rule], list[dict[str, Any]]]:
-    """Every item as a rule, or every problem found (so one answer lists them all)."""
-    rules: list[Rule] = []
-    problems: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        try:
-            rules.append(
-                rule_from_fields(
-                    item,
-                    known_operators=known,
-                    known_contractors=registered,
-                    author=who,
-                    created=created,
-                    today=today,
-                )
-            )
-        except RuleError as exc:
-            problems.append(_problem(f"add[{i}]", exc))
-    return rules, problems
 
 
 def _problem(item: str, exc: RuleError) -> dict[str, Any]:

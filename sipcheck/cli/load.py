@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.audit import change_record, record_change, suspension_record, wall_clock
+from sipcheck.changes import change_suspensions, publish_component
 from sipcheck.cli.common import EXIT_ALLOW, MAX_ERRORS_SHOWN, cli_identity, configured_store, error
 from sipcheck.model import Component
-from sipcheck.store import StoreError, live_version
+from sipcheck.store import StoreError
 
 KINDS: dict[str, Component] = {
     "mic": Component.BLOCKS,
@@ -78,48 +78,18 @@ def run(args: argparse.Namespace) -> int:
     except ImportFailed as exc:
         return _report_failure(exc)
     who, origin = cli_identity()
-    now = wall_clock()
     sources = [p.name for p in args.files]
     try:
         with configured_store() as store:
-            before = live_version(store)
             if args.kind == "mic":
                 part = merge_blocks(store.part(Component.BLOCKS), new_blocks)
             if args.changes:
-                added = store.add_suspensions(changes.add)
-                removed = store.remove_suspensions(changes.remove)
-                version = store.status().data_version
-                record_change(
-                    store,
-                    suspension_record(
-                        changes,
-                        added,
-                        removed,
-                        who=who,
-                        origin=origin,
-                        at=now,
-                        before=before,
-                        after=version,
-                        sources=sources,
-                    ),
+                added, removed, version = change_suspensions(
+                    store, changes, who=who, origin=origin, sources=sources
                 )
                 print(f"suspensions: {added} added, {removed} removed (live data version {version})")
                 return EXIT_ALLOW
-            version = store.publish({KINDS[args.kind]: part})
-            record_change(
-                store,
-                change_record(
-                    at=now,
-                    who=who,
-                    origin=origin,
-                    kind=f"data.publish.{args.kind}",
-                    version_before=before,
-                    version_after=version,
-                    counts={"rows": len(part.records)},
-                    keys=[part.component.value],
-                    sources=sources,
-                ),
-            )
+            version = publish_component(store, part, kind=args.kind, who=who, origin=origin, sources=sources)
     except (StoreError, OSError) as exc:
         return error(str(exc))
     as_of = f", as of {part.as_of.isoformat()}" if part.as_of else ""

@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sipcheck.audit import record_change, rules_record, wall_clock
+from sipcheck.changes import change_rules, check_rules
 from sipcheck.cli.common import EXIT_ALLOW, cli_identity, configured_store, error, print_table
 from sipcheck.model import Component, Rule
-from sipcheck.rules import RuleError, contractor_view, make_contractor, rule_from_fields
+from sipcheck.rules import RuleError, contractor_view, make_contractor
 from sipcheck.settings import get_settings
-from sipcheck.store import StoreError, live_operator_ids, live_rules, live_version
+from sipcheck.store import StoreError, live_rules
 from sipcheck.verdict import rule_dict
 
 
@@ -114,7 +114,6 @@ def run_add(args: argparse.Namespace) -> int:
     today = japan_date(
         get_settings().clock()()
     )  # the day verdicts are judged on: an expiry before it is refused
-    now = wall_clock()
     who, origin = cli_identity(args.author)
     try:
         items, where = _items(args)
@@ -124,48 +123,16 @@ def run_add(args: argparse.Namespace) -> int:
         return error(f"{where}: no rules to add")
     try:
         with configured_store() as store:
-            known = (
-                live_operator_ids(store)
-                if any("operator" in item or "via" in item for item in items)
-                else frozenset()
-            )
-            registered = set(live_rules(store).contractors)
-            rules: list[Rule] = []
-            problems: list[str] = []
-            for i, item in enumerate(items):
-                try:
-                    rules.append(
-                        rule_from_fields(
-                            item,
-                            known_operators=known,
-                            known_contractors=registered,
-                            author=who,
-                            created=now,
-                            today=today,
-                        )
-                    )
-                except RuleError as exc:
-                    label = f"{where}[{i}]" if where != "options" else "--" + exc.field.split(".")[0]
-                    problems.append(f"{label}: {exc}")
+            rules, found = check_rules(store, items, author=who, today=today)
+            problems = [
+                f"{f'{where}[{i}]' if where != 'options' else '--' + exc.field.split('.')[0]}: {exc}"
+                for i, exc in found
+            ]
             if problems:
                 for line in problems:
                     print(f"sipcheck: error: {line}", file=sys.stderr)
                 return error(f"{len(problems)} rule(s) refused; nothing was changed")
-            before = live_version(store)
-            change = store.change_rules(rules, [])
-            record_change(
-                store,
-                rules_record(
-                    rules,
-                    change.removed,
-                    who=who,
-                    origin=origin,
-                    at=now,
-                    before=before,
-                    after=change.data_version,
-                    total=change.total,
-                ),
-            )
+            change = change_rules(store, rules, [], who=who, origin=origin)
     except (StoreError, OSError) as exc:
         return error(str(exc))
     if args.json:
@@ -183,24 +150,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     who, origin = cli_identity()
-    now = wall_clock()
     try:
         with configured_store() as store:
-            before = live_version(store)
-            change = store.change_rules([], args.ids)
-            record_change(
-                store,
-                rules_record(
-                    [],
-                    change.removed,
-                    who=who,
-                    origin=origin,
-                    at=now,
-                    before=before,
-                    after=change.data_version,
-                    total=change.total,
-                ),
-            )
+            change = change_rules(store, [], args.ids, who=who, origin=origin)
     except RuleError as exc:
         return error(f"{exc}; nothing was changed")
     except (StoreError, OSError) as exc:
@@ -241,7 +193,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_contractor_add(args: argparse.Namespace) -> int:
     who, origin = cli_identity()
-    now = wall_clock()
     try:
         contractor = make_contractor(
             id_=args.id, names=args.name, aliases=args.alias, corporate_number=args.corporate_number
@@ -250,21 +201,7 @@ def run_contractor_add(args: argparse.Namespace) -> int:
         return error(f"--{exc.field.replace('_', '-')}: {exc}")
     try:
         with configured_store() as store:
-            before = live_version(store)
-            change = store.change_rules([contractor], [])
-            record_change(
-                store,
-                rules_record(
-                    [contractor],
-                    [],
-                    who=who,
-                    origin=origin,
-                    at=now,
-                    before=before,
-                    after=change.data_version,
-                    total=change.total,
-                ),
-            )
+            change = change_rules(store, [contractor], [], who=who, origin=origin)
     except (StoreError, OSError) as exc:
         return error(str(exc))
     print(f"contractor {contractor.id} registered (data version {change.data_version})")
