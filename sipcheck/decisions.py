@@ -15,27 +15,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sipcheck.batch.csvio import signature_columns
+from sipcheck.batch.csvio import OUTPUT_COLUMNS, signature_columns
 from sipcheck.verdict import Verdict
 
 DECISION_FIELDS: Final[tuple[str, ...]] = (
-    "time",
-    "call_id",
-    "caller",
-    "ingress",
-    "edge",
-    "action",
-    "reasons",
-    "e164",
-    "kind",
-    "block",
-    "designated_operator",
-    "designated_status",
-    "serving_operator",
-    "ingress_operator",
-    "data_version",
-    "rules",
-    "contractor",
+    *("time", "call_id", "caller", "ingress", "edge"),
+    *OUTPUT_COLUMNS,
+    *("rules", "contractor"),
 )
 """Every key of a decision record, in this order. ``reasons`` and ``rules`` are ``;``-joined, as in
 a screened CSV; ``time`` is ISO 8601 UTC with milliseconds; ``contractor`` is the contractor (契約者)
