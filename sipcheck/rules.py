@@ -294,7 +294,6 @@ class RuleSet:
     whose hash the string already carries), wider prefixes by length, and by operator id."""
 
     __slots__ = (
-        "_blocks",
         "_by_operator",
         "_by_prefix",
         "_wide",
@@ -350,14 +349,18 @@ class RuleSet:
                 widths[block] = plan[1]
             else:
                 wide[p] = found  # shorter than a block: covers whole blocks (rare)
-        self._blocks = {b: self._segments(prefixes, widths[b]) for b, prefixes in in_block.items()}
+        # Per block key, its segments; a number matches by prefix only in one of these blocks, unless
+        # wide prefixes or stock suspensions are loaded (``always``): callers may skip `match` otherwise.
+        self.blocks = {b: self._segments(prefixes, widths[b]) for b, prefixes in in_block.items()}
         self._wide = wide
         self._wide_lengths = tuple(sorted({len(p) for p in wide}, reverse=True))
         self.count = len(self.rules)
-        # For callers that skip `match` when it cannot find anything: a number matches only in one of
-        # ``blocks``, unless wide prefixes or stock suspensions are loaded (``always``).
-        self.blocks = self._blocks
         self.always = bool(self._wide_lengths or self._by_operator)
+
+    @classmethod
+    def of(cls, records: Iterable[object]) -> RuleSet:
+        """The rules and contractors among a component's records (the rules component holds both)."""
+        return cls(r for r in records if isinstance(r, Rule | Contractor))
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -396,7 +399,7 @@ class RuleSet:
             return NO_RULES
         found: tuple[Rule, ...] = NO_RULES
         if block:
-            segments = self._blocks.get(block)
+            segments = self.blocks.get(block)
             if segments is not None:
                 starts, ends, hits = segments
                 i = bisect_right(starts, national) - 1
@@ -485,10 +488,6 @@ def winning_override(rules: tuple[Rule, ...], today: date) -> Rule | None:
         if key > best_key:
             best, best_key = rule, key
     return best
-
-
-def rules_by_id(rules: Mapping[str, Rule]) -> list[Rule]:
-    return sorted(rules.values(), key=lambda r: r.id)
 
 
 RULE_FIELDS = frozenset(

@@ -38,7 +38,7 @@ from sipcheck.model import (
     coverage_rows,
 )
 from sipcheck.numbers import PhoneNumber
-from sipcheck.rules import EMPTY_RULES, RuleSet
+from sipcheck.rules import RuleSet
 
 
 class StoreError(RuntimeError):
@@ -168,7 +168,7 @@ class TableSet:
             if isinstance(r, Trunk)
         }
         self.suspensions = _by_number(self._records(Component.SUSPENSIONS))
-        self.rules = _rule_set(self._records(Component.RULES))
+        self.rules = RuleSet.of(self._records(Component.RULES))
 
     def _clone(self) -> TableSet:
         clone = TableSet.__new__(TableSet)
@@ -182,7 +182,7 @@ class TableSet:
         clone.parts = {**self.parts, Component.RULES: part}
         clone.versions = dict(versions)
         clone.data_version = data_version
-        clone.rules = _rule_set(part.records)
+        clone.rules = RuleSet.of(part.records)
         return clone
 
     def with_suspensions(self, part: Part, versions: Mapping[Component, str], data_version: str) -> TableSet:
@@ -283,7 +283,7 @@ def live_version(store: FactStore) -> str:
 
 def live_rules(store: FactStore) -> RuleSet:
     """The live rules component compiled (what a change is checked against: its contractors)."""
-    return RuleSet(r for r in store.part(Component.RULES).records if isinstance(r, Rule | Contractor))
+    return RuleSet.of(store.part(Component.RULES).records)
 
 
 def live_operator_ids(store: FactStore) -> frozenset[str]:
@@ -294,11 +294,6 @@ def live_operator_ids(store: FactStore) -> frozenset[str]:
         (r for r in store.part(Component.CERTIFICATIONS).records if isinstance(r, Certification)),
     )
     return frozenset(op for op in index.operators if op)
-
-
-def _rule_set(records: Iterable[object]) -> RuleSet:
-    rules = [r for r in records if isinstance(r, Rule | Contractor)]
-    return RuleSet(rules) if rules else EMPTY_RULES
 
 
 def empty_part(component: Component) -> Part:

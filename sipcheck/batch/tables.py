@@ -32,12 +32,10 @@ from sipcheck.model import (
     Block,
     Certification,
     Component,
-    Contractor,
     Operator,
     OperatorIndex,
     Part,
     ResolvedOperator,
-    Rule,
     Suspension,
     Trunk,
     Wholesale,
@@ -266,7 +264,7 @@ def compile_tables(
     suspensions = {r.number: r for r in records(Component.SUSPENSIONS) if isinstance(r, Suspension)}
     suspension_maps = _by_length({"0" + e164[3:]: 1 for e164 in suspensions if e164.startswith("+81")})
 
-    rules = RuleSet(r for r in records(Component.RULES) if isinstance(r, Rule | Contractor))
+    rules = RuleSet.of(records(Component.RULES))
     rule_maps = _by_length({prefix: i + 1 for i, prefix in enumerate(rules.prefixes())})
 
     blocks_part = parts.get(Component.BLOCKS)

@@ -584,7 +584,7 @@ class RedisStore:
             else:
                 fields = loader.read_fields(self._admin, self.keys.component(Component.RULES, rules_version))
                 records = codec.decode_records(Component.RULES, fields)
-                found = RuleSet(r for r in records if isinstance(r, Rule | Contractor))
+                found = RuleSet.of(records)
         self._rules = (rules_version, found)
         return found
 
@@ -702,7 +702,7 @@ class RedisStore:
         outcome: list[tuple[list[str], list[str], int]] = []
 
         def change(live: Part) -> Part:
-            current = RuleSet(r for r in live.records if isinstance(r, Rule | Contractor))
+            current = RuleSet.of(live.records)
             rules, added, removed = current.changed(additions, removals)  # RuleError: nothing written
             outcome.append((added, removed, rules.count))
             return replace(live, records=rules.records(), loaded_at=None)
